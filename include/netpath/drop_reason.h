@@ -1,0 +1,71 @@
+/*
+ * Drop reasons: one list, modelled on Linux's enum skb_drop_reason
+ * (include/net/dropreason-core.h). Every drop site names one; the trace,
+ * the per-reason counters and `netpath` print these same names.
+ */
+#ifndef NETPATH_DROP_REASON_H
+#define NETPATH_DROP_REASON_H
+
+/* X(NAME, "what happened") */
+#define NP_DROP_REASON_LIST(X) \
+	X(NOT_DROPPED_YET, "not dropped (placeholder, never counted)") \
+	X(NOT_SPECIFIED, "dropped without a more precise reason") \
+	X(NOMEM, "no memory for a buffer or an entry") \
+	X(MAC_TRUNCATED, "frame shorter than the Ethernet header") \
+	X(OTHERHOST, "frame not addressed to this host (not promiscuous)") \
+	X(UNHANDLED_PROTO, "no handler for the EtherType") \
+	X(DEV_DOWN, "device is administratively down") \
+	X(CPU_BACKLOG, "netif_rx backlog full (netdev_max_backlog)") \
+	X(FULL_RING, "driver ring or cable queue full") \
+	X(TX_ERROR, "driver failed to transmit") \
+	X(QDISC_DROP, "queueing discipline dropped the packet") \
+	X(PKT_TOO_BIG, "packet larger than the device MTU") \
+	X(FAULT_INJECTED_LOSS, "fault injection: simulated loss") \
+	X(VLAN_UNKNOWN, "802.1Q frame for a VLAN with no device") \
+	X(ARP_TRUNCATED, "ARP packet shorter than 28 bytes") \
+	X(ARP_BAD_FIELDS, "ARP hardware/protocol type, lengths or opcode invalid") \
+	X(ARP_INVALID_SHA, "ARP sender MAC is broadcast, multicast or zero") \
+	X(ARP_INVALID_SIP, "ARP sender IP is 0.0.0.0 (not a probe), multicast, broadcast or our own") \
+	X(ARP_UNSOLICITED, "ARP reply for which we hold no entry") \
+	X(ARP_NOT_FOR_US, "ARP request for an address that is not ours") \
+	X(NEIGH_FAILED, "neighbour resolution failed") \
+	X(NEIGH_QUEUEFULL, "neighbour pending queue full") \
+	X(NEIGH_CREATEFAIL, "could not create a neighbour entry (table full)") \
+	X(NEIGH_DEAD, "neighbour entry removed while packets waited") \
+	X(IP_INHDR, "IPv4 header invalid (version, IHL, options)") \
+	X(PKT_TOO_SMALL, "packet shorter than a length field says") \
+	X(IP_CSUM, "IPv4 header checksum error") \
+	X(IP_INVALID_SOURCE, "martian source address") \
+	X(IP_LOCAL_SOURCE, "source address is one of ours") \
+	X(IP_INVALID_DEST, "destination is not a valid unicast/broadcast address") \
+	X(IP_INADDRERRORS, "destination not local and forwarding is off") \
+	X(IP_INNOROUTES, "no route for the received packet") \
+	X(IP_OUTNOROUTES, "no route for an outgoing packet") \
+	X(IP_NOPROTO, "no handler for the IP protocol") \
+	X(IP_FRAG_UNSUPPORTED, "fragment received and reassembly is not available") \
+	X(NETFILTER_DROP, "a netfilter hook dropped the packet") \
+	X(ICMP_CSUM, "ICMP checksum error") \
+	X(ICMP_TRUNCATED, "ICMP message shorter than 8 bytes") \
+	X(ICMP_BROADCAST_ECHO, "echo to broadcast ignored (icmp_echo_ignore_broadcasts)") \
+	X(ICMP_UNHANDLED, "ICMP type this host does not act on") \
+	X(UDP_CSUM, "UDP checksum error") \
+	X(UDP_BAD_LEN, "UDP length field invalid") \
+	X(TCP_CSUM, "TCP checksum error") \
+	X(TCP_HDR, "TCP header invalid") \
+	X(NO_SOCKET, "no socket for the packet") \
+	X(SOCKET_RCVBUFF, "socket receive buffer full") \
+	X(SOCKET_CLOSE, "socket closed with data queued") \
+	X(STACK_SHUTDOWN, "stack or device destroyed with the packet queued")
+
+enum np_drop_reason {
+#define NP_DR_ENUM(name, desc) NP_DROP_##name,
+	NP_DROP_REASON_LIST(NP_DR_ENUM)
+#undef NP_DR_ENUM
+	NP_DROP_MAX
+};
+
+/* Name as printed (e.g. "IP_CSUM"), or NULL if out of range. */
+const char *np_drop_reason_name(int reason);
+const char *np_drop_reason_desc(int reason);
+
+#endif
