@@ -1,0 +1,67 @@
+/*
+ * Counter names and printing: drop reasons (like Linux's drop_reasons
+ * table), SNMP counters as nstat names them, and device statistics as
+ * `ip -s link` shows them. Read by `netpath run` at exit and by tests.
+ */
+#include "core/stack.h"
+
+static const char *const drop_names[] = {
+#define DR_NAME(name, desc) #name,
+	NP_DROP_REASON_LIST(DR_NAME)
+#undef DR_NAME
+};
+static const char *const drop_descs[] = {
+#define DR_DESC(name, desc) desc,
+	NP_DROP_REASON_LIST(DR_DESC)
+#undef DR_DESC
+};
+static const char *const mib_names[] = {
+#define MIB_NAME(group, name) #group #name,
+	NP_MIB_LIST(MIB_NAME)
+#undef MIB_NAME
+};
+
+const char *np_drop_reason_name(int r) { return r >= 0 && r < NP_DROP_MAX ? drop_names[r] : NULL; }
+const char *np_drop_reason_desc(int r) { return r >= 0 && r < NP_DROP_MAX ? drop_descs[r] : NULL; }
+const char *np_mib_name(int f) { return f >= 0 && f < NP_MIB_MAX ? mib_names[f] : NULL; }
+
+uint64_t np_stack_mib(const struct np_stack *s, enum np_mib_field f)
+{
+	return (unsigned)f < NP_MIB_MAX ? s->mib[f] : 0;
+}
+
+uint64_t np_stack_drops(const struct np_stack *s, enum np_drop_reason r)
+{
+	return (unsigned)r < NP_DROP_MAX ? s->drops[r] : 0;
+}
+
+void np_stack_print_counters(struct np_stack *s, FILE *out)
+{
+	fprintf(out, "Devices of %s:\n", s->name);
+	for (struct net_device *d = s->dev_list; d; d = d->next) {
+		const struct net_device_stats *st = &d->stats;
+		fprintf(out, "  %d: %s: mtu %u\n", d->ifindex, d->name, d->mtu);
+		fprintf(out, "    RX: bytes %llu packets %llu errors %llu dropped %llu mcast %llu\n",
+			(unsigned long long)st->rx_bytes, (unsigned long long)st->rx_packets,
+			(unsigned long long)st->rx_errors, (unsigned long long)st->rx_dropped,
+			(unsigned long long)st->rx_multicast);
+		fprintf(out, "    TX: bytes %llu packets %llu errors %llu dropped %llu carrier %llu\n",
+			(unsigned long long)st->tx_bytes, (unsigned long long)st->tx_packets,
+			(unsigned long long)st->tx_errors, (unsigned long long)st->tx_dropped,
+			(unsigned long long)st->tx_carrier);
+	}
+	fprintf(out, "SNMP counters of %s (nonzero):\n", s->name);
+	for (int i = 0; i < NP_MIB_MAX; i++)
+		if (s->mib[i])
+			fprintf(out, "  %-28s %llu\n", mib_names[i], (unsigned long long)s->mib[i]);
+	fprintf(out, "Drops by reason of %s:\n", s->name);
+	int any = 0;
+	for (int i = 1; i < NP_DROP_MAX; i++) {
+		if (!s->drops[i])
+			continue;
+		any = 1;
+		fprintf(out, "  drop %-24s %llu  (%s)\n", drop_names[i], (unsigned long long)s->drops[i], drop_descs[i]);
+	}
+	if (!any)
+		fprintf(out, "  (none)\n");
+}

@@ -1,0 +1,348 @@
+/*
+ * The stack instance and its softirq context (Linux's struct net plus
+ * net_dev_init and the NET_RX/NET_TX softirqs run by ksoftirqd, seed 003).
+ * np_stack_poll is one softirq round: pending device interrupts become
+ * napi_schedule calls, expired timers run, then net_rx_action and
+ * net_tx_action. np_stack_run is ksoftirqd: it sleeps in epoll until a
+ * device fd is readable, another thread raises an interrupt, or a timer is due.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "core/stack.h"
+#include "drivers/faults.h"
+#include "drivers/loopback.h"
+#include "net/ipv4/icmp.h"
+#include "net/ipv4/ip.h"
+#include "net/ipv4/neighbour.h"
+#include "net/ipv4/route.h"
+#include "netfilter/netfilter.h"
+
+void backlog_init(struct np_stack *s);
+void sysctl_defaults(struct np_sysctls *sc);
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+uint64_t np_random(struct np_stack *s)
+{
+	/* xorshift128+: fast, and reproducible when the stack was given a seed. */
+	uint64_t a = s->rng_state[0], b = s->rng_state[1];
+	s->rng_state[0] = b;
+	a ^= a << 23;
+	s->rng_state[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
+	return s->rng_state[1] + b;
+}
+
+void np_get_random_bytes(struct np_stack *s, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = getrandom(p + got, len - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	/* getrandom only fails on ancient kernels; fall back rather than leave zeros. */
+	for (; got < len; got++)
+		p[got] = (uint8_t)np_random(s);
+}
+
+struct np_stack *np_stack_create(const struct np_stack_config *cfg)
+{
+	struct np_stack *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	snprintf(s->name, sizeof(s->name), "%s", cfg && cfg->name ? cfg->name : "netpath");
+	s->clock = cfg && cfg->clock ? cfg->clock : np_clock_real();
+	s->epfd = s->wakefd = -1;
+	uint64_t seed = cfg ? cfg->seed : 0;
+	if (seed) {
+		/* A seeded stack is reproducible end to end, secrets included (tests only). */
+		uint64_t x = seed;
+		s->rng_state[0] = splitmix64(&x);
+		s->rng_state[1] = splitmix64(&x);
+		for (int i = 0; i < 4; i++)
+			s->secret[i] = (uint32_t)splitmix64(&x);
+	} else {
+		s->rng_state[0] = 1;
+		np_get_random_bytes(s, s->rng_state, sizeof(s->rng_state));
+		np_get_random_bytes(s, s->secret, sizeof(s->secret));
+		if (!s->rng_state[0] && !s->rng_state[1])
+			s->rng_state[0] = 1;
+	}
+	sysctl_defaults(&s->sysctl);
+	s->poll_tail = &s->poll_list;
+	skb_cache_init(s);
+	backlog_init(s);
+	s->ip_id_next = (uint16_t)np_random(s);
+
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->epfd < 0 || s->wakefd < 0)
+		goto fail;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &ev) < 0)
+		goto fail;
+
+	if (fib_init(s) < 0 || neigh_init(s) < 0 || ip_init(s) < 0 || icmp_init(s) < 0)
+		goto fail;
+	s->loopback_dev = loopback_dev_create(s);
+	if (!s->loopback_dev)
+		goto fail;
+	return s;
+fail:
+	np_stack_destroy(s);
+	return NULL;
+}
+
+void np_stack_destroy(struct np_stack *s)
+{
+	if (!s)
+		return;
+	/* Devices first (their queues hold skbs and their entries hold timers), loopback last. */
+	while (s->dev_list) {
+		struct net_device *d = s->dev_list;
+		while (d && d == s->loopback_dev && d->next)
+			d = d->next;
+		unregister_netdev(d);
+	}
+	skb_queue_purge_reason(&s->input_pkt_queue, NP_DROP_STACK_SHUTDOWN);
+	if (s->arp_tbl)
+		neigh_free(s);
+	if (s->fib)
+		fib_free(s);
+	icmp_free(s);
+	ip_free(s);
+	nf_hooks_free(s);
+	skb_cache_destroy(s);
+	free(s->timer_heap);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->wakefd >= 0)
+		close(s->wakefd);
+	free(s);
+}
+
+const char *np_stack_name(const struct np_stack *s) { return s->name; }
+uint64_t np_stack_now(const struct np_stack *s) { return np_clock_now(s->clock); }
+uint64_t np_stack_next_timer(const struct np_stack *s) { return timers_next(s); }
+int np_stack_fd(const struct np_stack *s) { return s->epfd; }
+
+/* The "hard IRQ" half: devices that raised an interrupt get their NAPI scheduled. */
+static int handle_irqs(struct np_stack *s)
+{
+	if (!atomic_load(&s->irq_pending) || !atomic_exchange(&s->irq_pending, 0))
+		return 0;
+	uint64_t v;
+	ssize_t n = read(s->wakefd, &v, sizeof(v));
+	(void)n;
+	int work = 0;
+	for (struct net_device *d = s->dev_list; d; d = d->next) {
+		if (atomic_load(&d->irq_pending) && atomic_exchange(&d->irq_pending, 0)) {
+			napi_schedule(&d->napi);
+			work++;
+		}
+	}
+	return work;
+}
+
+int np_stack_poll(struct np_stack *s)
+{
+	int work = handle_irqs(s);
+	work += run_timers(s, np_stack_now(s));
+	work += net_rx_action(s);
+	work += net_tx_action(s);
+	return work;
+}
+
+int np_stack_watch_fd(struct np_stack *s, int fd, struct net_device *dev)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = dev };
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void np_stack_unwatch_fd(struct np_stack *s, int fd)
+{
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void np_stack_stop(struct np_stack *s)
+{
+	atomic_store(&s->stop, 1);
+	uint64_t one = 1;
+	ssize_t n = write(s->wakefd, &one, sizeof(one));
+	(void)n;
+}
+
+int np_stack_run(struct np_stack *s, int timeout_ms)
+{
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : np_stack_now(s) + (uint64_t)timeout_ms * NSEC_PER_MSEC;
+	atomic_store(&s->stop, 0);
+	while (!atomic_load(&s->stop)) {
+		/* Softirq rounds until idle, but never starve the wait below for too long. */
+		for (int rounds = 0; rounds < 64 && np_stack_poll(s) > 0; rounds++)
+			;
+		uint64_t now = np_stack_now(s);
+		if (now >= deadline)
+			break;
+		uint64_t wake = timers_next(s);
+		if (deadline < wake)
+			wake = deadline;
+		int wait_ms;
+		if (s->poll_list || atomic_load(&s->irq_pending))
+			wait_ms = 0;
+		else if (s->tx_sched_count)
+			wait_ms = 1;  /* a busy driver: retry the qdisc soon */
+		else if (wake == UINT64_MAX)
+			wait_ms = -1;
+		else
+			wait_ms = wake <= now ? 0 : (int)((wake - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
+		struct epoll_event evs[16];
+		int n = epoll_wait(s->epfd, evs, 16, wait_ms);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			struct net_device *dev = evs[i].data.ptr;
+			if (dev)
+				napi_schedule(&dev->napi);
+		}
+	}
+	return 0;
+}
+
+int np_sim_run(struct np_stack **stacks, int n, struct np_clock *clock, uint64_t until_ns)
+{
+	for (;;) {
+		int work;
+		do {
+			work = 0;
+			for (int i = 0; i < n; i++)
+				work += np_stack_poll(stacks[i]);
+		} while (work);
+		uint64_t next = UINT64_MAX;
+		for (int i = 0; i < n; i++) {
+			uint64_t t = timers_next(stacks[i]);
+			if (t < next)
+				next = t;
+		}
+		if (next > until_ns) {
+			if (np_clock_now(clock) < until_ns)
+				np_clock_set(clock, until_ns);
+			return 0;
+		}
+		if (np_clock_set(clock, next) < 0)
+			return -EINVAL;
+	}
+}
+
+/* ---- public device functions ------------------------------------------- */
+
+struct np_dev *np_dev_get(struct np_stack *s, const char *name)
+{
+	return (struct np_dev *)dev_get_by_name(s, name);
+}
+
+const char *np_dev_name(const struct np_dev *d) { return ((const struct net_device *)d)->name; }
+
+int np_dev_set_up(struct np_dev *d, int up)
+{
+	struct net_device *dev = (struct net_device *)d;
+	return up ? dev_open(dev) : dev_close(dev);
+}
+
+int np_dev_set_mtu(struct np_dev *d, unsigned mtu)
+{
+	struct net_device *dev = (struct net_device *)d;
+	/* RFC 791: every host must take 68-byte datagrams; 65535 is the IPv4 limit. */
+	if (mtu < 68 || mtu > 65535 || (dev->type == ARPHRD_ETHER_ && mtu > 65535 - ETH_HLEN))
+		return -EINVAL;
+	dev->mtu = mtu;
+	return 0;
+}
+
+int np_dev_set_mac(struct np_dev *d, const uint8_t mac[6])
+{
+	if (eth_is_multicast(mac) || eth_is_zero(mac))
+		return -EINVAL;
+	memcpy(((struct net_device *)d)->dev_addr, mac, ETH_ALEN);
+	return 0;
+}
+
+void np_dev_get_mac(const struct np_dev *d, uint8_t mac[6])
+{
+	memcpy(mac, ((const struct net_device *)d)->dev_addr, ETH_ALEN);
+}
+
+int np_dev_set_promisc(struct np_dev *d, int on)
+{
+	struct net_device *dev = (struct net_device *)d;
+	if (on)
+		dev->flags |= NPF_PROMISC;
+	else
+		dev->flags &= ~(unsigned)NPF_PROMISC;
+	return 0;
+}
+
+int np_dev_set_faults(struct np_dev *d, enum np_dir dir, const char *spec, const char **errpos)
+{
+	struct net_device *dev = (struct net_device *)d;
+	if (!(dir & NP_RXTX))
+		return -EINVAL;
+	/* Parse once per direction so each has its own generator state. */
+	struct np_faults *f[2] = { NULL, NULL };
+	for (int i = 0; i < 2; i++) {
+		if (!(dir & (i ? NP_TX : NP_RX)))
+			continue;
+		int err = 0;
+		f[i] = faults_parse(spec, errpos, &err);
+		if (err < 0) {
+			if (f[0])
+				faults_free(f[0]);
+			return err;
+		}
+	}
+	if (dir & NP_RX) {
+		if (dev->faults_rx)
+			faults_free(dev->faults_rx);
+		dev->faults_rx = f[0];
+	}
+	if (dir & NP_TX) {
+		if (dev->faults_tx)
+			faults_free(dev->faults_tx);
+		dev->faults_tx = f[1];
+	}
+	return 0;
+}
+
+int np_dev_capture(struct np_dev *d, struct np_capture *c)
+{
+	((struct net_device *)d)->capture = c;
+	return 0;
+}
+
+void np_dev_stats(const struct np_dev *d, struct np_dev_stats *st)
+{
+	const struct net_device_stats *x = &((const struct net_device *)d)->stats;
+	st->rx_packets = x->rx_packets;
+	st->rx_bytes = x->rx_bytes;
+	st->rx_errors = x->rx_errors;
+	st->rx_dropped = x->rx_dropped;
+	st->rx_multicast = x->rx_multicast;
+	st->tx_packets = x->tx_packets;
+	st->tx_bytes = x->tx_bytes;
+	st->tx_errors = x->tx_errors;
+	st->tx_dropped = x->tx_dropped;
+	st->tx_carrier = x->tx_carrier;
+}

@@ -1,0 +1,120 @@
+/*
+ * struct np_stack: one network stack instance (Linux's struct net plus the
+ * per-CPU softnet_data). It owns its devices, routes, neighbours, protocol
+ * tables, netfilter hooks, timers, counters and allocator: no mutable
+ * globals, so many stacks live in one process.
+ */
+#ifndef NP_CORE_STACK_H
+#define NP_CORE_STACK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "core/netdevice.h"
+#include "core/skbuff.h"
+#include "core/timer.h"
+#include "netpath/netpath.h"
+
+struct net_protocol;
+struct nf_hook_entry;
+struct fib_table;
+struct neigh_table;
+struct np_ping_state;
+
+#define NF_INET_NUMHOOKS 5
+
+/* Run-time tunables (np_sysctl_*); names in core/sysctl.c. */
+struct np_sysctls {
+	long netdev_budget;
+	long netdev_max_backlog;
+	long ip_forward;
+	long ip_default_ttl;
+	long icmp_echo_ignore_all;
+	long icmp_echo_ignore_broadcasts;
+	long icmp_ratelimit_ms;           /* net.ipv4.icmp_ratelimit */
+	long icmp_ratemask;
+	long neigh_gc_thresh3;
+	long neigh_unres_qlen_bytes;
+	long neigh_base_reachable_ms;
+	long neigh_delay_first_probe_ms;
+	long neigh_retrans_ms;
+	long neigh_mcast_solicit;
+	long neigh_ucast_solicit;
+	long neigh_gc_stale_ms;
+};
+
+struct np_stack {
+	char name[32];
+	struct np_clock *clock;
+	int own_clock;
+	uint64_t rng_state[2];              /* xorshift128+, seeded from the CSPRNG or cfg.seed */
+	uint32_t secret[4];                 /* keyed hashes (ISNs, IP IDs) */
+
+	/* devices */
+	struct net_device *dev_list;
+	int ifindex_next;
+	struct net_device *loopback_dev;
+
+	/* softnet_data: NAPI poll list and the netif_rx backlog */
+	struct napi_struct *poll_list;
+	struct napi_struct **poll_tail;
+	struct sk_buff_head input_pkt_queue;
+	struct net_device backlog_dev;      /* owns the backlog napi (process_backlog) */
+	struct net_device *tx_sched[64];    /* devices whose qdisc waits for NET_TX */
+	int tx_sched_count;
+	atomic_int irq_pending;
+
+	/* event loop */
+	int epfd;                           /* np_stack_fd */
+	int wakefd;                         /* eventfd: np_stack_stop and cross-thread interrupts */
+	atomic_int stop;
+
+	/* timers */
+	struct np_timer **timer_heap;
+	size_t timer_count, timer_cap;
+
+	/* protocol tables */
+	struct packet_type *ptype_base;
+	struct packet_type *ptype_all;
+	const struct net_protocol *inet_protos[256];
+	struct nf_hook_entry *nf_hooks[NF_INET_NUMHOOKS];
+
+	/* IPv4 */
+	struct fib_table *fib;
+	struct neigh_table *arp_tbl;
+	uint16_t ip_id_next;
+	struct np_ping_state *ping;
+	uint64_t icmp_tokens_ns, icmp_last_ns; /* icmp_ratelimit token bucket */
+
+	/* allocator (core/skbuff.c) */
+	struct sk_buff *skb_free;
+	unsigned char *buf_free;
+	uint32_t skb_free_count, buf_free_count;
+
+	/* observability */
+	uint64_t mib[NP_MIB_MAX];
+	uint64_t drops[NP_DROP_MAX];
+	unsigned trace_flags;
+	FILE *trace_out;
+	void (*trace_cb)(void *arg, const struct np_trace_path *p);
+	void *trace_cb_arg;
+	uint64_t trace_next_id;
+
+	struct np_sysctls sysctl;
+};
+
+#define NP_INC_STATS(s, field) ((s)->mib[NP_MIB_##field]++)
+#define NP_ADD_STATS(s, field, n) ((s)->mib[NP_MIB_##field] += (n))
+
+/* Uniform random numbers from the stack's generator (not for secrets). */
+uint64_t np_random(struct np_stack *s);
+static inline uint32_t np_random_u32(struct np_stack *s) { return (uint32_t)(np_random(s) >> 32); }
+/* Fills buf from the OS CSPRNG (getrandom); falls back to the stack RNG only if cfg.seed was set. */
+void np_get_random_bytes(struct np_stack *s, void *buf, size_t len);
+
+/* The softirq pieces np_stack_poll runs, exposed for tests. */
+int net_rx_action(struct np_stack *s);
+int net_tx_action(struct np_stack *s);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * Run-time tunables, named as Linux's sysctls so a reader can look each one
+ * up in Documentation/networking/ip-sysctl.rst. Defaults come from
+ * include/netpath/opt.h.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "core/stack.h"
+
+struct sysctl_entry {
+	const char *name;
+	size_t off;
+	long min, max;
+};
+
+#define SC(n, field, lo, hi) { n, offsetof(struct np_sysctls, field), lo, hi }
+static const struct sysctl_entry sysctl_table[] = {
+	SC("net.core.netdev_budget", netdev_budget, 1, 1000000),
+	SC("net.core.netdev_max_backlog", netdev_max_backlog, 1, 10000000),
+	SC("net.ipv4.ip_forward", ip_forward, 0, 1),
+	SC("net.ipv4.ip_default_ttl", ip_default_ttl, 1, 255),
+	SC("net.ipv4.icmp_echo_ignore_all", icmp_echo_ignore_all, 0, 1),
+	SC("net.ipv4.icmp_echo_ignore_broadcasts", icmp_echo_ignore_broadcasts, 0, 1),
+	SC("net.ipv4.icmp_ratelimit", icmp_ratelimit_ms, 0, 3600000),
+	SC("net.ipv4.icmp_ratemask", icmp_ratemask, 0, 0x7ffffffL),
+	SC("net.ipv4.neigh.default.gc_thresh3", neigh_gc_thresh3, 1, 10000000),
+	SC("net.ipv4.neigh.default.unres_qlen_bytes", neigh_unres_qlen_bytes, 0, 1L << 30),
+	SC("net.ipv4.neigh.default.base_reachable_time_ms", neigh_base_reachable_ms, 1, 3600000),
+	SC("net.ipv4.neigh.default.delay_first_probe_time_ms", neigh_delay_first_probe_ms, 1, 3600000),
+	SC("net.ipv4.neigh.default.retrans_time_ms", neigh_retrans_ms, 1, 3600000),
+	SC("net.ipv4.neigh.default.mcast_solicit", neigh_mcast_solicit, 0, 255),
+	SC("net.ipv4.neigh.default.ucast_solicit", neigh_ucast_solicit, 0, 255),
+	SC("net.ipv4.neigh.default.gc_stale_time_ms", neigh_gc_stale_ms, 1, 36000000),
+};
+#undef SC
+
+#define NSYSCTL (sizeof(sysctl_table) / sizeof(sysctl_table[0]))
+
+void sysctl_defaults(struct np_sysctls *sc);
+void sysctl_defaults(struct np_sysctls *sc)
+{
+	sc->netdev_budget = NP_NETDEV_BUDGET;
+	sc->netdev_max_backlog = NP_NETDEV_MAX_BACKLOG;
+	sc->ip_forward = 0;
+	sc->ip_default_ttl = NP_IP_DEFAULT_TTL;
+	sc->icmp_echo_ignore_all = 0;
+	sc->icmp_echo_ignore_broadcasts = 1;
+	sc->icmp_ratelimit_ms = 1000;
+	sc->icmp_ratemask = 0x1818;   /* Linux: unreachable, source quench, time exceeded, parameter problem */
+	sc->neigh_gc_thresh3 = NP_NEIGH_GC_THRESH3;
+	sc->neigh_unres_qlen_bytes = NP_NEIGH_UNRES_QLEN_BYTES;
+	sc->neigh_base_reachable_ms = NP_NEIGH_REACHABLE_MS;
+	sc->neigh_delay_first_probe_ms = NP_NEIGH_DELAY_PROBE_MS;
+	sc->neigh_retrans_ms = NP_NEIGH_RETRANS_MS;
+	sc->neigh_mcast_solicit = NP_NEIGH_MCAST_PROBES;
+	sc->neigh_ucast_solicit = NP_NEIGH_UCAST_PROBES;
+	sc->neigh_gc_stale_ms = 60000;
+}
+
+static const struct sysctl_entry *sysctl_find(const char *name)
+{
+	for (size_t i = 0; i < NSYSCTL; i++)
+		if (strcmp(sysctl_table[i].name, name) == 0)
+			return &sysctl_table[i];
+	return NULL;
+}
+
+int np_sysctl_set(struct np_stack *s, const char *name, long value)
+{
+	const struct sysctl_entry *e = sysctl_find(name);
+	if (!e)
+		return -ENOENT;
+	if (value < e->min || value > e->max)
+		return -EINVAL;
+	*(long *)((char *)&s->sysctl + e->off) = value;
+	return 0;
+}
+
+int np_sysctl_get(const struct np_stack *s, const char *name, long *value)
+{
+	const struct sysctl_entry *e = sysctl_find(name);
+	if (!e)
+		return -ENOENT;
+	*value = *(const long *)((const char *)&s->sysctl + e->off);
+	return 0;
+}
+
+void np_sysctl_print(const struct np_stack *s, FILE *out)
+{
+	for (size_t i = 0; i < NSYSCTL; i++)
+		fprintf(out, "%s = %ld\n", sysctl_table[i].name,
+			*(const long *)((const char *)&s->sysctl + sysctl_table[i].off));
+}

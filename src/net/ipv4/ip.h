@@ -1,0 +1,67 @@
+/*
+ * IPv4 input and output (Linux's net/ipv4/ip_input.c, ip_output.c).
+ * Receive: ip_rcv -> NF_INET_PRE_ROUTING -> ip_rcv_finish -> ip_route_input
+ *   -> ip_local_deliver -> (ip_defrag seam) -> NF_INET_LOCAL_IN
+ *   -> ip_local_deliver_finish -> inet_protos[proto]->handler
+ *   -> ip_forward (seam for the forwarding issue)
+ * Send: ip_queue_xmit / ip_build_and_send_pkt -> ip_local_out
+ *   -> NF_INET_LOCAL_OUT -> dst_output -> ip_output -> NF_INET_POST_ROUTING
+ *   -> ip_finish_output (fragmentation seam) -> ip_finish_output2 -> neigh_output
+ */
+#ifndef NP_NET_IPV4_IP_H
+#define NP_NET_IPV4_IP_H
+
+#include "core/skbuff.h"
+
+struct np_stack;
+struct net_device;
+
+/* Per-packet IP control block in skb->cb (Linux's IPCB). */
+struct inet_skb_parm {
+	uint32_t saddr, daddr;      /* host order, from the header */
+	uint8_t protocol;
+	uint8_t ttl;
+	uint8_t tos;
+	uint8_t ihl;                /* header bytes */
+	uint16_t flags;             /* IPSKB_* (none defined yet) */
+	uint16_t frag_off;          /* the header's field: IP_DF, IP_MF and the offset */
+	uint16_t id;
+};
+#define IPCB(skb) ((struct inet_skb_parm *)(void *)(skb)->cb)
+
+int ip_init(struct np_stack *s);  /* registers ip_rcv (ETH_P_IP); 0 or -ENOMEM */
+void ip_free(struct np_stack *s);  /* unregisters ip_rcv and frees what ip_init allocated */
+
+/* Consumes skb (data at the IP header): the checks of RFC 1122 3.2.1, then PRE_ROUTING. */
+int ip_rcv(struct sk_buff *skb, struct net_device *dev, struct packet_type *pt);
+/* Consumes skb: LOCAL_IN then inet_protos dispatch (ICMP protocol unreachable if none). */
+int ip_local_deliver(struct np_stack *s, struct sk_buff *skb);
+
+/* Output parameters for a locally generated packet. */
+struct ip_out_params {
+	uint32_t saddr;             /* 0: the route's preferred source */
+	uint32_t daddr;
+	uint8_t protocol;
+	uint8_t tos;
+	uint8_t ttl;                /* 0: net.ipv4.ip_default_ttl */
+	uint8_t df;                 /* set IP_DF */
+	struct net_device *oif;     /* NULL: by route */
+};
+
+/*
+ * Consumes skb (data at the transport header, headroom for IP + link):
+ * routes, pushes the IP header and sends through ip_local_out. When the route
+ * was already resolved (skb->rt_valid) it is reused. 0 or a negative errno
+ * (-ENETUNREACH, -EMSGSIZE ...).
+ */
+int ip_build_and_send_pkt(struct np_stack *s, struct sk_buff *skb, const struct ip_out_params *p);
+/* Consumes skb (data at a complete IP header, route in skb->rt): LOCAL_OUT -> dst_output. */
+int ip_local_out(struct np_stack *s, struct sk_buff *skb);
+/* Consumes skb (route in skb->rt): the route's output, ip_output (local routes through lo). */
+int dst_output(struct np_stack *s, struct sk_buff *skb);
+/* Consumes skb: POST_ROUTING -> ip_finish_output. */
+int ip_output(struct np_stack *s, struct sk_buff *skb);
+/* Next IP ID for a datagram to daddr (per-destination hashed counter). */
+uint16_t ip_select_ident(struct np_stack *s, uint32_t daddr, uint8_t protocol);
+
+#endif
