@@ -1,0 +1,296 @@
+/*
+ * The TAP driver: a netpath device whose wire is a Linux TAP interface
+ * (IFF_TAP | IFF_NO_PI, plain Ethernet frames, no offloads), so the host
+ * kernel is the peer.
+ *   receive: the kernel writes a frame -> the TAP fd becomes readable -> the
+ *            stack's epoll (np_stack_watch_fd) schedules our NAPI ->
+ *            tap_poll: read() up to budget frames into fresh skbs ->
+ *            napi_gro_receive -> netif_receive_skb
+ *   send:    dev_hard_start_xmit -> [tx faults] -> tap_xmit: writev() the
+ *            frame, padded to ETH_ZLEN as a NIC pads it
+ *
+ * The fd is non-blocking: EAGAIN ends a poll, and on transmit makes the
+ * driver answer NETDEV_TX_BUSY (the qdisc keeps the packet) with the device
+ * scheduled for the next NET_TX round.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* <net/if.h> and core/netdevice.h both define IFNAMSIZ (16); keep the core's. */
+#undef IFNAMSIZ
+#include "core/netdevice.h"
+#include "core/stack.h"
+#include "trace/trace.h"
+
+struct tap_priv {
+	int fd;
+	char ifname[IFNAMSIZ];          /* the kernel's name for the interface */
+	struct sk_buff *spare;          /* an rx skb left unused by the last poll */
+};
+
+/* Bytes read per frame: MTU + Ethernet header + one VLAN tag, plus one to see a frame that was too long. */
+static uint32_t tap_rx_size(const struct net_device *dev)
+{
+	return dev->mtu + ETH_HLEN + VLAN_HLEN + 1;
+}
+
+/*
+ * NAPI poll: reads frames until budget or EAGAIN. A frame filling the whole
+ * buffer was longer than the MTU allows (read() truncated it): dropped with
+ * PKT_TOO_BIG. Runts go up; the core drops them as MAC_TRUNCATED.
+ */
+static int tap_poll(struct napi_struct *napi, int budget)
+{
+	struct net_device *dev = napi->dev;
+	struct tap_priv *tp = dev->priv;
+	uint32_t size = tap_rx_size(dev);
+	int work = 0;
+
+	while (work < budget) {
+		struct sk_buff *skb = tp->spare;
+		tp->spare = NULL;
+		if (skb && skb_tailroom(skb) < size) {
+			consume_skb(skb);   /* the MTU grew since it was allocated */
+			skb = NULL;
+		}
+		if (!skb) {
+			skb = alloc_skb(dev->stack, size);
+			if (!skb) {
+				/* Leave the frame in the kernel's queue; the next poll retries. */
+				dev->stats.rx_dropped++;
+				break;
+			}
+		}
+		ssize_t n = read(tp->fd, skb_tail_pointer(skb), size);
+		if (n <= 0) {
+			tp->spare = skb;
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+				dev->stats.rx_errors++;
+			break;
+		}
+		work++;
+		skb_put(skb, (uint32_t)n);
+		skb->dev = dev;
+		if ((uint32_t)n >= size) {
+			dev->stats.rx_errors++;
+			dev->stats.rx_dropped++;
+			kfree_skb_reason(skb, NP_DROP_PKT_TOO_BIG);
+			continue;
+		}
+		napi_gro_receive(napi, skb);
+	}
+	return work;
+}
+
+/* Consumes skb unless it returns NETDEV_TX_BUSY (the kernel's queue is full). */
+static netdev_tx_t tap_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	static const uint8_t zeros[ETH_ZLEN];
+	struct tap_priv *tp = dev->priv;
+	struct iovec iov[2] = {
+		{ .iov_base = skb->data, .iov_len = skb->len },
+		{ .iov_base = (void *)zeros, .iov_len = 0 },
+	};
+	/* A NIC pads short frames to the Ethernet minimum; the padding is not in skb->len. */
+	if (skb->len < ETH_ZLEN)
+		iov[1].iov_len = ETH_ZLEN - skb->len;
+	size_t total = iov[0].iov_len + iov[1].iov_len;
+
+	trace_stage(skb, "tun_net_xmit");
+	ssize_t n;
+	do
+		n = writev(tp->fd, iov, 2);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+		/* The qdisc keeps the packet; NET_TX tries again next round. */
+		netif_schedule(dev);
+		return NETDEV_TX_BUSY;
+	}
+	if (n < 0 || (size_t)n != total) {
+		dev->stats.tx_errors++;
+		kfree_skb_reason(skb, NP_DROP_TX_ERROR);
+		return NETDEV_TX_OK;
+	}
+	consume_skb(skb);
+	return NETDEV_TX_OK;
+}
+
+/* Called by unregister_netdev: stop watching, close (a TAP we created disappears with it). */
+static void tap_uninit(struct net_device *dev)
+{
+	struct tap_priv *tp = dev->priv;
+	if (tp->spare) {
+		consume_skb(tp->spare);
+		tp->spare = NULL;
+	}
+	if (tp->fd >= 0) {
+		np_stack_unwatch_fd(dev->stack, tp->fd);
+		close(tp->fd);
+		tp->fd = -1;
+	}
+}
+
+static const struct net_device_ops tap_ops = {
+	.ndo_start_xmit = tap_xmit,
+	.ndo_uninit = tap_uninit,
+};
+
+/* Opens /dev/net/tun and attaches to (or creates) ifname. Returns the fd or a negative errno. */
+static int tap_attach(const char *ifname, char *kname)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
+			return -ENOENT;
+		if (errno == EPERM || errno == EACCES)
+			return -EPERM;
+		return -errno;
+	}
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == EPERM || e == EACCES)
+			return -EPERM;
+		return -e;   /* EBUSY: another process holds it; EINVAL: it is a TUN, not a TAP */
+	}
+	/* No offloads: the kernel hands us plain frames with complete checksums. */
+	(void)ioctl(fd, TUNSETOFFLOAD, 0ul);
+	snprintf(kname, IFNAMSIZ, "%s", ifr.ifr_name);
+	return fd;
+}
+
+struct np_dev *np_tap_open(struct np_stack *s, const char *ifname, int *err)
+{
+	int dummy;
+	if (!err)
+		err = &dummy;
+	if (!s || !ifname || !ifname[0] || strlen(ifname) >= IFNAMSIZ) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	if (dev_get_by_name(s, ifname)) {
+		*err = -EEXIST;
+		return NULL;
+	}
+	char kname[IFNAMSIZ];
+	int fd = tap_attach(ifname, kname);
+	if (fd < 0) {
+		*err = fd;
+		return NULL;
+	}
+	struct net_device *dev = alloc_netdev(s, ifname, sizeof(struct tap_priv));
+	if (!dev) {
+		close(fd);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	ether_setup(dev);   /* netpath's own random MAC; the kernel side keeps its own */
+	dev->netdev_ops = &tap_ops;
+	netif_napi_add(dev, tap_poll);
+	struct tap_priv *tp = dev->priv;
+	tp->fd = fd;
+	snprintf(tp->ifname, sizeof(tp->ifname), "%s", kname);
+	int rc = register_netdev(dev);
+	if (rc < 0) {
+		close(fd);
+		free(dev);   /* never registered: nothing else refers to it */
+		*err = rc;
+		return NULL;
+	}
+	rc = np_stack_watch_fd(s, fd, dev);
+	if (rc < 0) {
+		unregister_netdev(dev);   /* tap_uninit closes the fd */
+		*err = rc;
+		return NULL;
+	}
+	dev_open(dev);
+	/* Frames the kernel queued before we watched would otherwise wait for the next one. */
+	netif_irq_raise(dev);
+	*err = 0;
+	return (struct np_dev *)dev;
+}
+
+/* Parses "A.B.C.D/N" into a network-order address and a prefix length. */
+static int parse_prefix(const char *prefix, struct in_addr *addr, int *plen)
+{
+	char buf[32];
+	const char *slash = strchr(prefix, '/');
+	if (!slash || (size_t)(slash - prefix) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, prefix, (size_t)(slash - prefix));
+	buf[slash - prefix] = 0;
+	if (inet_pton(AF_INET, buf, addr) != 1)
+		return -EINVAL;
+	char *end;
+	long n = strtol(slash + 1, &end, 10);
+	if (end == slash + 1 || *end || n < 0 || n > 32)
+		return -EINVAL;
+	*plen = (int)n;
+	return 0;
+}
+
+int np_tap_set_host_addr(struct np_dev *d, const char *prefix)
+{
+	struct net_device *dev = (struct net_device *)d;
+	if (!dev || !prefix || dev->netdev_ops != &tap_ops)
+		return -EINVAL;
+	struct tap_priv *tp = dev->priv;
+	struct in_addr addr;
+	int plen;
+	if (parse_prefix(prefix, &addr, &plen) < 0)
+		return -EINVAL;
+
+	int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sk < 0)
+		return -errno;
+	struct ifreq ifr;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int rc = 0;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tp->ifname);
+	sin.sin_addr = addr;
+	memcpy(&ifr.ifr_addr, &sin, sizeof(sin));
+	if (ioctl(sk, SIOCSIFADDR, &ifr) < 0)
+		goto fail;
+
+	sin.sin_addr.s_addr = plen ? htonl(0xffffffffu << (32 - plen)) : 0;
+	memcpy(&ifr.ifr_netmask, &sin, sizeof(sin));
+	if (ioctl(sk, SIOCSIFNETMASK, &ifr) < 0)
+		goto fail;
+
+	/* Same MTU both sides, or the kernel sends frames our poll must drop as too big. */
+	memset(&ifr.ifr_ifru, 0, sizeof(ifr.ifr_ifru));
+	ifr.ifr_mtu = (int)dev->mtu;
+	if (ioctl(sk, SIOCSIFMTU, &ifr) < 0)
+		goto fail;
+
+	memset(&ifr.ifr_ifru, 0, sizeof(ifr.ifr_ifru));
+	if (ioctl(sk, SIOCGIFFLAGS, &ifr) < 0)
+		goto fail;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(sk, SIOCSIFFLAGS, &ifr) < 0)
+		goto fail;
+	close(sk);
+	return 0;
+fail:
+	rc = errno == EACCES ? -EPERM : -errno;
+	close(sk);
+	return rc;
+}
