@@ -31,9 +31,12 @@ struct fib_route {
 
 int fib_init(struct np_stack *s);
 void fib_free(struct np_stack *s);
-/* Adds a route (copied). 0, -EEXIST, -EINVAL (bad plen, gateway not on-link), -ENOMEM. */
+/*
+ * Adds a route (copied). 0, -EEXIST, -ENETUNREACH (gateway not on-link, as
+ * Linux), -EINVAL (bad plen; gateway is ours or a broadcast), -ENOMEM.
+ */
 int fib_add(struct np_stack *s, const struct fib_route *r);
-/* Deletes the route for dst/plen (and dev if non-NULL). 0 or -ESRCH. */
+/* Deletes the main-table route for dst/plen (and dev if non-NULL), as `ip route del`. 0 or -ESRCH. */
 int fib_del(struct np_stack *s, uint32_t dst, int plen, struct net_device *dev);
 /* Removes every route through dev (device going away). */
 void fib_flush_dev(struct np_stack *s, struct net_device *dev);
