@@ -158,9 +158,25 @@ static int handle_irqs(struct np_stack *s)
 	return work;
 }
 
+/* Devices whose fds are readable raise their interrupt (for callers that never sleep in np_stack_run). */
+static int poll_fds(struct np_stack *s)
+{
+	if (!s->watched_fds)
+		return 0;
+	struct epoll_event evs[16];
+	int n = epoll_wait(s->epfd, evs, 16, 0);
+	for (int i = 0; i < n; i++) {
+		struct net_device *dev = evs[i].data.ptr;
+		if (dev)
+			napi_schedule(&dev->napi);
+	}
+	return n > 0 ? n : 0;
+}
+
 int np_stack_poll(struct np_stack *s)
 {
 	int work = handle_irqs(s);
+	work += poll_fds(s);
 	work += run_timers(s, np_stack_now(s));
 	work += net_rx_action(s);
 	work += net_tx_action(s);
@@ -170,12 +186,16 @@ int np_stack_poll(struct np_stack *s)
 int np_stack_watch_fd(struct np_stack *s, int fd, struct net_device *dev)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = dev };
-	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	s->watched_fds++;
+	return 0;
 }
 
 void np_stack_unwatch_fd(struct np_stack *s, int fd)
 {
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL) == 0)
+		s->watched_fds--;
 }
 
 void np_stack_stop(struct np_stack *s)

@@ -21,6 +21,7 @@ struct nf_hook_entry;
 struct fib_table;
 struct neigh_table;
 struct np_ping_state;
+struct udp_table;
 
 #define NF_INET_NUMHOOKS 5
 
@@ -65,8 +66,17 @@ struct np_stack {
 	int tx_sched_count;
 	atomic_int irq_pending;
 
+	/* stack lock (socket/sock.c): the softirq round and socket calls exclude each other */
+	pthread_mutex_t lock;
+	pthread_t lock_owner;
+	int lock_depth;
+	pthread_t thread;                   /* np_stack_start */
+	int thread_running;
+	struct sock *sock_list;             /* every sock of the stack, for teardown */
+
 	/* event loop */
 	int epfd;                           /* np_stack_fd */
+	int watched_fds;                    /* device fds in epfd */
 	int wakefd;                         /* eventfd: np_stack_stop and cross-thread interrupts */
 	atomic_int stop;
 
@@ -85,6 +95,7 @@ struct np_stack {
 	struct neigh_table *arp_tbl;
 	uint16_t ip_id_next;
 	struct np_ping_state *ping;
+	struct udp_table *udp_table;           /* net/udp/udp.c: port, address and 4-tuple hashes */
 	uint64_t icmp_tokens_ns, icmp_last_ns; /* icmp_ratelimit token bucket */
 
 	/* allocator (core/skbuff.c) */
