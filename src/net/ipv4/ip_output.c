@@ -1,0 +1,190 @@
+/*
+ * IPv4 send (Linux's net/ipv4/ip_output.c).
+ * Place in the packet path: between the transports (and ICMP) and the
+ * neighbour layer.
+ *   icmp_reply / icmp_send / np_ping_send (later udp_send_skb, tcp_transmit_skb)
+ *   -> ip_build_and_send_pkt (route, header) -> ip_local_out -> NF_INET_LOCAL_OUT
+ *   -> dst_output -> ip_output -> NF_INET_POST_ROUTING -> ip_finish_output
+ *   -> (ip_fragment seam) -> ip_finish_output2 -> neigh_output -> dev_queue_xmit
+ * Packets to our own addresses leave through `lo`, as in Linux.
+ */
+#include <errno.h>
+
+#include "core/netdevice.h"
+#include "core/stack.h"
+#include "net/ipv4/ip.h"
+#include "net/ipv4/neighbour.h"
+#include "net/ipv4/route.h"
+#include "netfilter/netfilter.h"
+#include "trace/trace.h"
+#include "wire/eth.h"
+#include "wire/ipv4.h"
+
+/* A 32-bit mixer (murmur3's finaliser): enough to spread a keyed input. */
+static uint32_t ip_mix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
+ * RFC 6864 asks IDs to be unique per (source, destination, protocol) while
+ * fragments may live. A keyed per-destination offset on top of the stack's
+ * counter keeps IDs unique for 65536 datagrams and makes one destination's
+ * sequence unrelated to another's, so no peer can read our ID values as a
+ * global sequence (Linux uses hashed ip_idents buckets for the same reason).
+ */
+uint16_t ip_select_ident(struct np_stack *s, uint32_t daddr, uint8_t protocol)
+{
+	uint32_t h = ip_mix32(daddr ^ s->secret[0]);
+	h = ip_mix32(h ^ protocol ^ s->secret[1]);
+	return (uint16_t)(h + s->ip_id_next++);
+}
+
+/* Consumes skb: last step of IP output, into the neighbour layer. */
+static int ip_finish_output2(struct np_stack *s, struct sk_buff *skb)
+{
+	trace_stage(skb, "ip_finish_output2");
+	NP_ADD_STATS(s, IpExtOutOctets, skb->len);
+	return neigh_output(s, skb->rt.dev, skb->rt.rt_gateway, skb);
+}
+
+/* Consumes skb: checks the path MTU, then ip_finish_output2. */
+static int ip_finish_output(struct np_stack *s, struct sk_buff *skb)
+{
+	struct net_device *dev = skb->rt.dev;
+	uint32_t mtu = skb->rt.rt_mtu ? skb->rt.rt_mtu : dev->mtu;
+
+	trace_stage(skb, "ip_finish_output");
+	if (skb->len > mtu) {
+		/*
+		 * RFC 791 2.3 fragmentation: ip_fragment lands with the IP-layer
+		 * issue. Until then every oversized datagram fails as if DF were set.
+		 */
+		NP_INC_STATS(s, IpFragFails);
+		kfree_skb_reason(skb, NP_DROP_PKT_TOO_BIG);
+		return -EMSGSIZE;
+	}
+	return ip_finish_output2(s, skb);
+}
+
+/* Consumes skb: POST_ROUTING -> ip_finish_output. */
+int ip_output(struct np_stack *s, struct sk_buff *skb)
+{
+	struct net_device *dev = skb->rt.dev;
+
+	trace_stage(skb, "ip_output");
+	skb->dev = dev;
+	skb->protocol = ETH_P_IP;
+	return NF_HOOK(NF_INET_POST_ROUTING, s, skb, NULL, dev, ip_finish_output);
+}
+
+/* Consumes skb (route in skb->rt): the route's output function. */
+int dst_output(struct np_stack *s, struct sk_buff *skb)
+{
+	trace_stage(skb, "dst_output");
+	switch (skb->rt.rt_type) {
+	case RTN_LOCAL:
+		/* To one of our addresses: out through lo and back in through netif_rx. */
+		if (!s->loopback_dev) {
+			NP_INC_STATS(s, IpOutNoRoutes);
+			kfree_skb_reason(skb, NP_DROP_IP_OUTNOROUTES);
+			return -ENETUNREACH;
+		}
+		skb->rt.dev = s->loopback_dev;
+		if (!skb->rt.rt_gateway)
+			skb->rt.rt_gateway = IPCB(skb)->daddr;
+		return ip_output(s, skb);
+	case RTN_BLACKHOLE:
+		/* Linux's dst_discard_out: silently dropped, the sender sees success. */
+		kfree_skb_reason(skb, NP_DROP_IP_OUTNOROUTES);
+		return 0;
+	case RTN_UNREACHABLE:
+		NP_INC_STATS(s, IpOutNoRoutes);
+		kfree_skb_reason(skb, NP_DROP_IP_OUTNOROUTES);
+		return -EHOSTUNREACH;
+	default:
+		return ip_output(s, skb);
+	}
+}
+
+/* Consumes skb (data at a complete IP header, route in skb->rt): LOCAL_OUT -> dst_output. */
+int ip_local_out(struct np_stack *s, struct sk_buff *skb)
+{
+	trace_stage(skb, "ip_local_out");
+	skb->protocol = ETH_P_IP;
+	return NF_HOOK(NF_INET_LOCAL_OUT, s, skb, NULL, skb->rt.dev, dst_output);
+}
+
+/*
+ * Consumes skb (data at the transport header): routes unless skb->rt is
+ * already valid, pushes the IP header and sends it through ip_local_out.
+ */
+int ip_build_and_send_pkt(struct np_stack *s, struct sk_buff *skb, const struct ip_out_params *p)
+{
+	enum np_drop_reason reason;
+	int err;
+
+	trace_stage(skb, "ip_build_and_send_pkt");
+	if (!skb->rt_valid) {
+		struct rtable rt;
+		err = ip_route_output(s, p->daddr, p->saddr, p->oif, &rt);
+		if (err < 0) {
+			NP_INC_STATS(s, IpOutNoRoutes);
+			reason = NP_DROP_IP_OUTNOROUTES;
+			goto drop;
+		}
+		skb->rt = rt;
+		skb->rt_valid = 1;
+	}
+	if (skb->len > 0xFFFFu - IPV4_HLEN_MIN) {
+		/* RFC 791 3.1: total length is 16 bits. */
+		NP_INC_STATS(s, IpOutDiscards);
+		err = -EMSGSIZE;
+		reason = NP_DROP_PKT_TOO_BIG;
+		goto drop;
+	}
+	if (skb_headroom(skb) < IPV4_HLEN_MIN) {
+		NP_INC_STATS(s, IpOutDiscards);
+		err = -ENOBUFS;
+		reason = NP_DROP_NOMEM;
+		goto drop;
+	}
+
+	struct ipv4_repr iph = {
+		.tos = p->tos,
+		.tot_len = (uint16_t)(skb->len + IPV4_HLEN_MIN),
+		.frag_off = p->df ? IP_DF : 0,
+		.ttl = p->ttl ? p->ttl : (uint8_t)s->sysctl.ip_default_ttl,
+		.protocol = p->protocol,
+		.saddr = p->saddr ? p->saddr : skb->rt.rt_src,
+		.daddr = p->daddr,
+	};
+	iph.id = ip_select_ident(s, iph.daddr, iph.protocol);
+	uint8_t *hdr = skb_push(skb, IPV4_HLEN_MIN);
+	ipv4_emit(&iph, hdr, IPV4_HLEN_MIN);
+	skb_reset_network_header(skb);
+	skb->transport_header = (uint16_t)(skb->network_header + IPV4_HLEN_MIN);
+
+	struct inet_skb_parm *cb = IPCB(skb);
+	memset(cb, 0, sizeof(*cb));
+	cb->saddr = iph.saddr;
+	cb->daddr = iph.daddr;
+	cb->protocol = iph.protocol;
+	cb->ttl = iph.ttl;
+	cb->tos = iph.tos;
+	cb->ihl = IPV4_HLEN_MIN;
+	cb->frag_off = iph.frag_off;
+	cb->id = iph.id;
+
+	NP_INC_STATS(s, IpOutRequests);
+	return ip_local_out(s, skb);
+
+drop:
+	kfree_skb_reason(skb, reason);
+	return err;
+}
