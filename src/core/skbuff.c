@@ -82,7 +82,7 @@ static unsigned char *skb_data_alloc(struct np_stack *s, uint32_t size, uint32_t
 		*cached = 1;
 		if (s->buf_free) {
 			buf = s->buf_free;
-			memcpy(&s->buf_free, buf, sizeof(buf));
+			memcpy(&s->buf_free, buf, sizeof(s->buf_free)); /* the free list link lives in the buffer */
 			s->buf_free_count--;
 			return buf;
 		}

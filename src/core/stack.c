@@ -22,9 +22,12 @@
 #include "net/ipv4/neighbour.h"
 #include "net/ipv4/route.h"
 #include "netfilter/netfilter.h"
+#include "netpath/socket.h"
+#include "socket/sock.h"
 
 void backlog_init(struct np_stack *s);
 void sysctl_defaults(struct np_sysctls *sc);
+void socket_stack_gone(struct np_stack *s);
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -83,6 +86,7 @@ struct np_stack *np_stack_create(const struct np_stack_config *cfg)
 			s->rng_state[0] = 1;
 	}
 	sysctl_defaults(&s->sysctl);
+	pthread_mutex_init(&s->lock, NULL);
 	s->poll_tail = &s->poll_list;
 	skb_cache_init(s);
 	backlog_init(s);
@@ -96,7 +100,7 @@ struct np_stack *np_stack_create(const struct np_stack_config *cfg)
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &ev) < 0)
 		goto fail;
 
-	if (fib_init(s) < 0 || neigh_init(s) < 0 || ip_init(s) < 0 || icmp_init(s) < 0)
+	if (fib_init(s) < 0 || neigh_init(s) < 0 || ip_init(s) < 0 || icmp_init(s) < 0 || inet_init(s) < 0)
 		goto fail;
 	s->loopback_dev = loopback_dev_create(s);
 	if (!s->loopback_dev)
@@ -111,7 +115,11 @@ void np_stack_destroy(struct np_stack *s)
 {
 	if (!s)
 		return;
-	/* Devices first (their queues hold skbs and their entries hold timers), loopback last. */
+	if (s->thread_running)
+		np_stack_join(s);
+	/* Sockets first: closing them frees what they queued and unhashes them. */
+	socket_stack_gone(s);
+	/* Devices next (their queues hold skbs and their entries hold timers), loopback last. */
 	while (s->dev_list) {
 		struct net_device *d = s->dev_list;
 		while (d && d == s->loopback_dev && d->next)
@@ -123,6 +131,7 @@ void np_stack_destroy(struct np_stack *s)
 		neigh_free(s);
 	if (s->fib)
 		fib_free(s);
+	inet_free(s);
 	icmp_free(s);
 	ip_free(s);
 	nf_hooks_free(s);
@@ -132,7 +141,27 @@ void np_stack_destroy(struct np_stack *s)
 		close(s->epfd);
 	if (s->wakefd >= 0)
 		close(s->wakefd);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* The stack lock: recursive for its holder, so a callback may call back into the stack. */
+void np_stack_lock(struct np_stack *s)
+{
+	if (s->lock_depth > 0 && pthread_equal(s->lock_owner, pthread_self())) {
+		s->lock_depth++;
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->lock_owner = pthread_self();
+	s->lock_depth = 1;
+}
+
+void np_stack_unlock(struct np_stack *s)
+{
+	if (--s->lock_depth > 0)
+		return;
+	pthread_mutex_unlock(&s->lock);
 }
 
 const char *np_stack_name(const struct np_stack *s) { return s->name; }
@@ -175,12 +204,42 @@ static int poll_fds(struct np_stack *s)
 
 int np_stack_poll(struct np_stack *s)
 {
+	/* The softirq round excludes socket calls from application threads (the stack lock). */
+	np_stack_lock(s);
 	int work = handle_irqs(s);
 	work += poll_fds(s);
 	work += run_timers(s, np_stack_now(s));
 	work += net_rx_action(s);
 	work += net_tx_action(s);
+	np_stack_unlock(s);
 	return work;
+}
+
+static void *stack_thread(void *arg)
+{
+	np_stack_run(arg, -1);
+	return NULL;
+}
+
+int np_stack_start(struct np_stack *s)
+{
+	if (s->thread_running)
+		return -EBUSY;
+	atomic_store(&s->stop, 0);
+	int rc = pthread_create(&s->thread, NULL, stack_thread, s);
+	if (rc)
+		return -rc;
+	s->thread_running = 1;
+	return 0;
+}
+
+void np_stack_join(struct np_stack *s)
+{
+	if (!s->thread_running)
+		return;
+	np_stack_stop(s);
+	pthread_join(s->thread, NULL);
+	s->thread_running = 0;
 }
 
 int np_stack_watch_fd(struct np_stack *s, int fd, struct net_device *dev)
@@ -209,14 +268,14 @@ void np_stack_stop(struct np_stack *s)
 int np_stack_run(struct np_stack *s, int timeout_ms)
 {
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : np_stack_now(s) + (uint64_t)timeout_ms * NSEC_PER_MSEC;
-	atomic_store(&s->stop, 0);
 	while (!atomic_load(&s->stop)) {
 		/* Softirq rounds until idle, but never starve the wait below for too long. */
 		for (int rounds = 0; rounds < 64 && np_stack_poll(s) > 0; rounds++)
 			;
-		uint64_t now = np_stack_now(s);
-		if (now >= deadline)
+		if (atomic_load(&s->stop))
 			break;
+		np_stack_lock(s);
+		uint64_t now = np_stack_now(s);
 		uint64_t wake = timers_next(s);
 		if (deadline < wake)
 			wake = deadline;
@@ -229,16 +288,23 @@ int np_stack_run(struct np_stack *s, int timeout_ms)
 			wait_ms = -1;
 		else
 			wait_ms = wake <= now ? 0 : (int)((wake - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
+		np_stack_unlock(s);
+		if (now >= deadline)
+			break;
 		struct epoll_event evs[16];
 		int n = epoll_wait(s->epfd, evs, 16, wait_ms);
 		if (n < 0 && errno != EINTR)
 			return -errno;
+		np_stack_lock(s);
 		for (int i = 0; i < n; i++) {
 			struct net_device *dev = evs[i].data.ptr;
 			if (dev)
 				napi_schedule(&dev->napi);
 		}
+		np_stack_unlock(s);
 	}
+	/* A stop request ends one run. */
+	atomic_store(&s->stop, 0);
 	return 0;
 }
 

@@ -68,8 +68,8 @@ struct np_stack {
 
 	/* stack lock (socket/sock.c): the softirq round and socket calls exclude each other */
 	pthread_mutex_t lock;
-	pthread_t lock_owner;
-	int lock_depth;
+	_Atomic pthread_t lock_owner;        /* atomics: other threads read them to test "is it me" */
+	_Atomic int lock_depth;
 	pthread_t thread;                   /* np_stack_start */
 	int thread_running;
 	struct sock *sock_list;             /* every sock of the stack, for teardown */
@@ -117,6 +117,10 @@ struct np_stack {
 
 #define NP_INC_STATS(s, field) ((s)->mib[NP_MIB_##field]++)
 #define NP_ADD_STATS(s, field, n) ((s)->mib[NP_MIB_##field] += (n))
+
+/* The stack lock (Linux's socket spinlock + softirq exclusion in one); recursive for its holder. */
+void np_stack_lock(struct np_stack *s);
+void np_stack_unlock(struct np_stack *s);
 
 /* Uniform random numbers from the stack's generator (not for secrets). */
 uint64_t np_random(struct np_stack *s);

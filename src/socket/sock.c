@@ -1,0 +1,462 @@
+/*
+ * Generic socket core (Linux's net/core/sock.c, net/core/datagram.c):
+ * allocation, the stack lock, lock_sock/release_sock with the backlog,
+ * receive-queue accounting, wait queues and the default wake-up callbacks.
+ * Place in the packet path:
+ *   udp_queue_rcv_skb -> sock_queue_rcv_skb -> sk_data_ready (sock_def_readable)
+ *   -> wakes the thread blocked in skb_recv_datagram / np_poll.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/stack.h"
+#include "socket/sock.h"
+#include "trace/trace.h"
+
+/* ---- wait queues ----------------------------------------------------------- */
+
+static void wq_add(struct wait_queue_head *wq, struct wait_queue_entry *e)
+{
+	e->prev = NULL;
+	e->next = wq->first;
+	if (wq->first)
+		wq->first->prev = e;
+	wq->first = e;
+}
+
+static void wq_del(struct wait_queue_head *wq, struct wait_queue_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		wq->first = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	e->next = e->prev = NULL;
+}
+
+void wake_up_all(struct wait_queue_head *wq)
+{
+	for (struct wait_queue_entry *e = wq->first; e; e = e->next) {
+		pthread_mutex_lock(e->mu);
+		*e->woken = 1;
+		pthread_cond_signal(e->cond);
+		pthread_mutex_unlock(e->mu);
+	}
+}
+
+/* A stack clock that is virtual only moves when a driver moves it: wake up now and then to look. */
+#define VIRTUAL_SLICE_NS (5 * NSEC_PER_MSEC)
+
+int sk_wait_event(struct sock *sk, struct wait_queue_head *wq, uint64_t deadline_ns)
+{
+	struct np_stack *s = sk->stack;
+	if (s->lock_depth != 1)
+		return -EDEADLK;  /* a callback inside the stack's own context must not sleep */
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_condattr_t ca;
+	pthread_cond_t cond;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&cond, &ca);
+	pthread_condattr_destroy(&ca);
+	int woken = 0, rc = 0;
+	struct wait_queue_entry e = { .mu = &mu, .cond = &cond, .woken = &woken };
+	wq_add(wq, &e);
+	int is_real = np_clock_set(s->clock, 0) == -EINVAL;
+	np_stack_unlock(s);
+
+	pthread_mutex_lock(&mu);
+	while (!woken) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t mono = (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+		uint64_t until;
+		if (is_real) {
+			if (deadline_ns && np_stack_now(s) >= deadline_ns) {
+				rc = -ETIMEDOUT;
+				break;
+			}
+			until = deadline_ns ? deadline_ns : mono + 3600 * NSEC_PER_SEC;
+		} else {
+			if (deadline_ns && np_stack_now(s) >= deadline_ns) {
+				rc = -ETIMEDOUT;
+				break;
+			}
+			until = mono + VIRTUAL_SLICE_NS;
+		}
+		ts.tv_sec = (time_t)(until / NSEC_PER_SEC);
+		ts.tv_nsec = (long)(until % NSEC_PER_SEC);
+		pthread_cond_timedwait(&cond, &mu, &ts);
+	}
+	pthread_mutex_unlock(&mu);
+
+	np_stack_lock(s);
+	wq_del(wq, &e);
+	pthread_cond_destroy(&cond);
+	pthread_mutex_destroy(&mu);
+	return woken ? 0 : rc;
+}
+
+uint64_t sock_deadline(struct sock *sk, uint64_t timeo_ns)
+{
+	return timeo_ns ? np_stack_now(sk->stack) + timeo_ns : 0;
+}
+
+/* ---- allocation ----------------------------------------------------------- */
+
+struct sock *sk_alloc(struct np_stack *s, int family, struct proto *prot)
+{
+	struct sock *sk = calloc(1, prot->obj_size < sizeof(struct sock) ? sizeof(struct sock) : prot->obj_size);
+	if (!sk)
+		return NULL;
+	sk->stack = s;
+	sk->sk_prot = prot;
+	sk->sk_family = family;
+	sk->sk_refcnt = 1;
+	sk->sk_state = TCP_CLOSE_;
+	/* net.core.rmem_default / wmem_default */
+	sk->sk_rcvbuf = 212992;
+	sk->sk_sndbuf = 212992;
+	sk->pmtudisc = 1;
+	skb_queue_head_init(&sk->sk_receive_queue);
+	skb_queue_head_init(&sk->sk_error_queue);
+	skb_queue_head_init(&sk->sk_backlog);
+	pthread_cond_init(&sk->owned_cond, NULL);
+	sk->sk_data_ready = sock_def_readable;
+	sk->sk_write_space = sock_def_write_space;
+	sk->sk_state_change = sock_def_readable;
+	sk->sk_error_report = sock_def_readable;
+	sk->node_next = s->sock_list;
+	s->sock_list = sk;
+	return sk;
+}
+
+void sock_put(struct sock *sk)
+{
+	if (--sk->sk_refcnt > 0)
+		return;
+	struct np_stack *s = sk->stack;
+	if (sk->sk_prot->destroy)
+		sk->sk_prot->destroy(sk);
+	skb_queue_purge_reason(&sk->sk_receive_queue, NP_DROP_SOCKET_CLOSE);
+	skb_queue_purge_reason(&sk->sk_error_queue, NP_DROP_SOCKET_CLOSE);
+	skb_queue_purge_reason(&sk->sk_backlog, NP_DROP_SOCKET_CLOSE);
+	for (struct sock **pp = &s->sock_list; *pp; pp = &(*pp)->node_next) {
+		if (*pp == sk) {
+			*pp = sk->node_next;
+			break;
+		}
+	}
+	pthread_cond_destroy(&sk->owned_cond);
+	free(sk);
+}
+
+/* ---- ownership and the backlog (seed 001) ----------------------------------- */
+
+void lock_sock(struct sock *sk)
+{
+	while (sk->owned) {
+		/* Another user thread owns it: wait with the stack lock released. */
+		struct np_stack *s = sk->stack;
+		int depth = s->lock_depth;
+		s->lock_depth = 0;
+		pthread_cond_wait(&sk->owned_cond, &s->lock);
+		s->lock_owner = pthread_self();
+		s->lock_depth = depth;
+	}
+	sk->owned = 1;
+}
+
+void release_sock(struct sock *sk)
+{
+	struct sk_buff *skb;
+	while ((skb = skb_dequeue(&sk->sk_backlog)) != NULL) {
+		trace_stage(skb, "release_sock");
+		sk->sk_prot->backlog_rcv(sk, skb);
+	}
+	sk->owned = 0;
+	pthread_cond_broadcast(&sk->owned_cond);
+}
+
+int sk_add_backlog(struct sock *sk, struct sk_buff *skb)
+{
+	trace_stage(skb, "sk_add_backlog");
+	/* Linux's sk_rcvqueues_full: the backlog plus the queue may use rcvbuf + sndbuf. */
+	if ((int64_t)sk->sk_backlog.bytes + sk->sk_rmem_alloc + skb->len > (int64_t)sk->sk_rcvbuf + sk->sk_sndbuf) {
+		sk->sk_drops++;
+		kfree_skb_reason(skb, NP_DROP_SOCKET_RCVBUFF);
+		return -ENOBUFS;
+	}
+	skb_queue_tail(&sk->sk_backlog, skb);
+	return 0;
+}
+
+/* ---- receive queue ---------------------------------------------------------- */
+
+/* What an skb costs against the receive buffer (Linux's truesize: data plus overhead). */
+static int skb_truesize(const struct sk_buff *skb)
+{
+	return (int)(skb->len + sizeof(struct sk_buff) + 64);
+}
+
+static void signal_fd(struct sock *sk)
+{
+	struct socket *so = sk->sk_socket;
+	if (so && !so->readable_signalled) {
+		uint64_t one = 1;
+		if (write(so->fd, &one, sizeof(one)) == sizeof(one))
+			so->readable_signalled = 1;
+	}
+}
+
+/* Clears the eventfd once nothing is left to report, so epoll users see level-triggered readiness. */
+static void maybe_unsignal_fd(struct sock *sk)
+{
+	struct socket *so = sk->sk_socket;
+	if (so && so->readable_signalled && skb_queue_empty(&sk->sk_receive_queue) && !sk->sk_err &&
+	    !(sk->sk_shutdown & RCV_SHUTDOWN)) {
+		uint64_t v;
+		if (read(so->fd, &v, sizeof(v)) == sizeof(v))
+			so->readable_signalled = 0;
+	}
+}
+
+int sock_queue_rcv_skb(struct sock *sk, struct sk_buff *skb)
+{
+	trace_stage(skb, "sock_queue_rcv_skb");
+	int ts = skb_truesize(skb);
+	if (sk->sk_rmem_alloc + ts > sk->sk_rcvbuf)
+		return -ENOMEM;
+	sk->sk_rmem_alloc += ts;
+	skb->sk = sk;
+	skb_queue_tail(&sk->sk_receive_queue, skb);
+	trace_stage(skb, "sk_data_ready");
+	sk->sk_data_ready(sk);
+	return 0;
+}
+
+struct sk_buff *skb_recv_datagram(struct sock *sk, int flags)
+{
+	struct sk_buff *skb = skb_peek(&sk->sk_receive_queue);
+	if (!skb)
+		return NULL;
+	if (flags & MSG_PEEK)
+		return skb;
+	skb_unlink(skb, &sk->sk_receive_queue);
+	sk->sk_rmem_alloc -= skb_truesize(skb);
+	skb->sk = NULL;
+	maybe_unsignal_fd(sk);
+	return skb;
+}
+
+size_t skb_copy_datagram_msg(const struct sk_buff *skb, size_t offset, struct msghdr *msg, size_t len)
+{
+	size_t done = 0;
+	const uint8_t *src = skb->data + offset;
+	if (offset >= skb->len)
+		return 0;
+	if (len > skb->len - offset)
+		len = skb->len - offset;
+	for (size_t i = 0; i < (size_t)msg->msg_iovlen && done < len; i++) {
+		size_t n = msg->msg_iov[i].iov_len;
+		if (n > len - done)
+			n = len - done;
+		if (n)
+			memcpy(msg->msg_iov[i].iov_base, src + done, n);
+		done += n;
+	}
+	return done;
+}
+
+void memcpy_from_msg(void *buf, const struct msghdr *msg, size_t len)
+{
+	uint8_t *dst = buf;
+	size_t done = 0;
+	for (size_t i = 0; i < (size_t)msg->msg_iovlen && done < len; i++) {
+		size_t n = msg->msg_iov[i].iov_len;
+		if (n > len - done)
+			n = len - done;
+		if (n)
+			memcpy(dst + done, msg->msg_iov[i].iov_base, n);
+		done += n;
+	}
+}
+
+/* ---- callbacks and errors ----------------------------------------------------- */
+
+void sock_def_readable(struct sock *sk)
+{
+	signal_fd(sk);
+	wake_up_all(&sk->sk_wq);
+}
+
+void sock_def_write_space(struct sock *sk)
+{
+	wake_up_all(&sk->sk_wq);
+}
+
+void sk_error_set(struct sock *sk, int err)
+{
+	sk->sk_err = err;
+	sk->sk_error_report(sk);
+}
+
+int sock_error(struct sock *sk)
+{
+	int err = sk->sk_err;
+	if (!err)
+		return 0;
+	sk->sk_err = 0;
+	maybe_unsignal_fd(sk);
+	return -err;
+}
+
+unsigned datagram_poll(struct sock *sk)
+{
+	unsigned mask = 0;
+	if (sk->sk_err || !skb_queue_empty(&sk->sk_error_queue))
+		mask |= POLLERR;
+	if (sk->sk_shutdown & RCV_SHUTDOWN)
+		mask |= POLLRDHUP | POLLIN | POLLRDNORM;
+	if (sk->sk_shutdown == (RCV_SHUTDOWN | SEND_SHUTDOWN))
+		mask |= POLLHUP;
+	if (!skb_queue_empty(&sk->sk_receive_queue))
+		mask |= POLLIN | POLLRDNORM;
+	if (sk->sk_wmem_alloc < sk->sk_sndbuf)
+		mask |= POLLOUT | POLLWRNORM | POLLWRBAND;
+	return mask;
+}
+
+/* ---- SOL_SOCKET options (Linux's sock_setsockopt / sk_getsockopt) ------------- */
+
+/* net.core.rmem_max / wmem_max: what a user may ask for before doubling. */
+#define SYSCTL_RMEM_MAX 212992
+#define SYSCTL_WMEM_MAX 212992
+#define SOCK_MIN_RCVBUF 2304
+#define SOCK_MIN_SNDBUF 4608
+
+static int get_timeval_ns(const void *optval, socklen_t optlen, uint64_t *ns)
+{
+	struct timeval tv;
+	if (optlen < sizeof(tv))
+		return -EINVAL;
+	memcpy(&tv, optval, sizeof(tv));
+	if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+		return -EDOM;
+	if (tv.tv_sec < 0) {
+		*ns = 0;   /* Linux treats a negative timeout as "no timeout"... after a warning */
+		return 0;
+	}
+	*ns = (uint64_t)tv.tv_sec * NSEC_PER_SEC + (uint64_t)tv.tv_usec * NSEC_PER_USEC;
+	return 0;
+}
+
+static void set_flag(struct sock *sk, unsigned flag, int on)
+{
+	if (on)
+		sk->sk_flags |= flag;
+	else
+		sk->sk_flags &= ~flag;
+}
+
+int sock_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t optlen)
+{
+	if (optname == SO_RCVTIMEO || optname == SO_SNDTIMEO) {
+		uint64_t ns;
+		int rc = get_timeval_ns(optval, optlen, &ns);
+		if (rc)
+			return rc;
+		if (optname == SO_RCVTIMEO)
+			sk->sk_rcvtimeo_ns = ns;
+		else
+			sk->sk_sndtimeo_ns = ns;
+		return 0;
+	}
+	if (optlen < sizeof(int))
+		return -EINVAL;
+	int val;
+	memcpy(&val, optval, sizeof(val));
+	switch (optname) {
+	case SO_REUSEADDR:
+		set_flag(sk, SOCK_REUSEADDR_, val);
+		return 0;
+	case SO_REUSEPORT:
+		set_flag(sk, SOCK_REUSEPORT_, val);
+		return 0;
+	case SO_BROADCAST:
+		set_flag(sk, SOCK_BROADCAST_, val);
+		return 0;
+	case SO_KEEPALIVE:
+		set_flag(sk, SOCK_KEEPOPEN_, val);
+		return 0;
+	case SO_TIMESTAMP:
+		set_flag(sk, SOCK_RCVTSTAMP_, val);
+		return 0;
+	case SO_RCVBUF:
+		/* socket(7): the kernel doubles the value to allow for bookkeeping overhead. */
+		if (val > SYSCTL_RMEM_MAX)
+			val = SYSCTL_RMEM_MAX;
+		if (val < 0)
+			val = 0;
+		sk->sk_rcvbuf = val * 2 < SOCK_MIN_RCVBUF ? SOCK_MIN_RCVBUF : val * 2;
+		return 0;
+	case SO_SNDBUF:
+		if (val > SYSCTL_WMEM_MAX)
+			val = SYSCTL_WMEM_MAX;
+		if (val < 0)
+			val = 0;
+		sk->sk_sndbuf = val * 2 < SOCK_MIN_SNDBUF ? SOCK_MIN_SNDBUF : val * 2;
+		sk->sk_write_space(sk);
+		return 0;
+	case SO_TYPE:
+	case SO_ERROR:
+	case SO_PROTOCOL:
+	case SO_DOMAIN:
+		return -ENOPROTOOPT;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+static int put_opt(void *optval, socklen_t *optlen, const void *v, socklen_t len)
+{
+	if (*optlen > len)
+		*optlen = len;
+	memcpy(optval, v, *optlen);
+	return 0;
+}
+
+int sock_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optlen)
+{
+	if ((int)*optlen < 0)
+		return -EINVAL;
+	if (optname == SO_RCVTIMEO || optname == SO_SNDTIMEO) {
+		uint64_t ns = optname == SO_RCVTIMEO ? sk->sk_rcvtimeo_ns : sk->sk_sndtimeo_ns;
+		struct timeval tv = { .tv_sec = (time_t)(ns / NSEC_PER_SEC),
+				      .tv_usec = (suseconds_t)((ns % NSEC_PER_SEC) / NSEC_PER_USEC) };
+		return put_opt(optval, optlen, &tv, sizeof(tv));
+	}
+	int v;
+	switch (optname) {
+	case SO_REUSEADDR: v = !!(sk->sk_flags & SOCK_REUSEADDR_); break;
+	case SO_REUSEPORT: v = !!(sk->sk_flags & SOCK_REUSEPORT_); break;
+	case SO_BROADCAST: v = !!(sk->sk_flags & SOCK_BROADCAST_); break;
+	case SO_KEEPALIVE: v = !!(sk->sk_flags & SOCK_KEEPOPEN_); break;
+	case SO_TIMESTAMP: v = !!(sk->sk_flags & SOCK_RCVTSTAMP_); break;
+	case SO_RCVBUF: v = sk->sk_rcvbuf; break;
+	case SO_SNDBUF: v = sk->sk_sndbuf; break;
+	case SO_TYPE: v = sk->sk_type; break;
+	case SO_PROTOCOL: v = sk->sk_protocol; break;
+	case SO_DOMAIN: v = sk->sk_family; break;
+	case SO_ERROR:
+		v = -sock_error(sk);
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	return put_opt(optval, optlen, &v, sizeof(v));
+}

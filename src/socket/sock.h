@@ -1,0 +1,220 @@
+/*
+ * The socket layer's structures (Linux's include/net/sock.h,
+ * include/linux/net.h): struct socket (the BSD side, with proto_ops),
+ * struct sock (the protocol side, with proto), wait queues and the
+ * ownership rules of seed 001/003:
+ *   send:    np_sendmsg -> sock_sendmsg -> ops->sendmsg (inet_sendmsg) -> prot->sendmsg (udp_sendmsg)
+ *   receive: udp_rcv -> __udp4_lib_lookup -> udp_queue_rcv_skb ->
+ *            (owned by user? sk_add_backlog : sock_queue_rcv_skb) -> sk_data_ready
+ *            np_recvmsg -> sock_recvmsg -> inet_recvmsg -> udp_recvmsg -> __skb_recv_datagram
+ * Locking: the stack lock (np_stack_lock) plays the kernel's socket
+ * spinlock and softirq exclusion; lock_sock marks the socket owned by a user
+ * thread so that softirq delivery goes to the backlog, which release_sock
+ * processes (tcp_v4_rcv / udp_queue_rcv_skb, seed 001).
+ */
+#ifndef NP_SOCKET_SOCK_H
+#define NP_SOCKET_SOCK_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "core/skbuff.h"
+#include "core/stack.h"
+#include "core/timer.h"
+
+struct np_stack;
+struct sock;
+struct socket;
+
+/* A sleeper: a blocked call or an np_poll. Woken by sk_data_ready & co. */
+struct wait_queue_entry {
+	struct wait_queue_entry *next, *prev;
+	pthread_mutex_t *mu;
+	pthread_cond_t *cond;
+	int *woken;
+};
+
+struct wait_queue_head {
+	struct wait_queue_entry *first;
+};
+
+/* Wakes every sleeper on wq (stack lock held). */
+void wake_up_all(struct wait_queue_head *wq);
+
+/* sk_state values used by datagram sockets; TCP adds its own. */
+enum { SS_UNCONNECTED = 1, SS_CONNECTED = 3, SS_DISCONNECTING = 4 };
+#define TCP_CLOSE_ 7
+#define TCP_ESTABLISHED_ 1
+
+/* sk->sk_flags bits. */
+enum {
+	SOCK_BROADCAST_ = 1 << 0,
+	SOCK_REUSEADDR_ = 1 << 1,
+	SOCK_REUSEPORT_ = 1 << 2,
+	SOCK_KEEPOPEN_ = 1 << 3,
+	SOCK_DEAD_ = 1 << 4,
+	SOCK_RCVTSTAMP_ = 1 << 5,
+};
+
+#define RCV_SHUTDOWN 1
+#define SEND_SHUTDOWN 2
+
+struct proto {
+	const char *name;
+	size_t obj_size;                 /* bytes of the protocol's sock (struct sock first) */
+	int (*init)(struct sock *sk);
+	void (*destroy)(struct sock *sk);
+	void (*close)(struct sock *sk);
+	int (*connect)(struct sock *sk, const struct sockaddr *addr, socklen_t len);
+	int (*disconnect)(struct sock *sk, int flags);
+	int (*bind)(struct sock *sk, const struct sockaddr *addr, socklen_t len); /* optional override */
+	/* Returns bytes sent or a negative errno. */
+	ssize_t (*sendmsg)(struct sock *sk, const struct msghdr *msg, size_t len, int flags);
+	/* Returns bytes received or a negative errno; *addr_len set when msg_name is filled. */
+	ssize_t (*recvmsg)(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len);
+	int (*shutdown)(struct sock *sk, int how);
+	int (*setsockopt)(struct sock *sk, int level, int optname, const void *optval, socklen_t optlen);
+	int (*getsockopt)(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen);
+	/* Consumes skb: delivery deferred while the socket was owned by a user. */
+	int (*backlog_rcv)(struct sock *sk, struct sk_buff *skb);
+	/* Puts sk in the lookup tables with local port snum (0: pick an ephemeral one). 0 or -EADDRINUSE. */
+	int (*get_port)(struct sock *sk, uint16_t snum);
+	void (*unhash)(struct sock *sk);
+	/* Poll mask beyond the generic datagram one (may be NULL). */
+	unsigned (*poll)(struct sock *sk);
+};
+
+struct proto_ops {
+	int family;
+	int (*release)(struct socket *sock);
+	int (*bind)(struct socket *sock, const struct sockaddr *addr, socklen_t len);
+	int (*connect)(struct socket *sock, const struct sockaddr *addr, socklen_t len, int flags);
+	int (*accept)(struct socket *sock, struct socket *newsock, int flags);
+	int (*getname)(struct socket *sock, struct sockaddr *addr, socklen_t *len, int peer);
+	unsigned (*poll)(struct socket *sock);
+	int (*listen)(struct socket *sock, int backlog);
+	int (*shutdown)(struct socket *sock, int how);
+	int (*setsockopt)(struct socket *sock, int level, int optname, const void *optval, socklen_t optlen);
+	int (*getsockopt)(struct socket *sock, int level, int optname, void *optval, socklen_t *optlen);
+	ssize_t (*sendmsg)(struct socket *sock, const struct msghdr *msg, size_t len, int flags);
+	ssize_t (*recvmsg)(struct socket *sock, struct msghdr *msg, size_t len, int flags);
+};
+
+struct socket {
+	int fd;                          /* the eventfd that names this socket */
+	int type;                        /* SOCK_DGRAM, SOCK_STREAM */
+	int state;                       /* SS_* */
+	int nonblock;                    /* O_NONBLOCK */
+	int readable_signalled;          /* eventfd currently holds a count */
+	_Atomic int refs;                /* the fd table's reference plus one per call in flight */
+	struct sock *sk;
+	const struct proto_ops *ops;
+	struct np_stack *stack;
+};
+
+struct sock {
+	struct np_stack *stack;
+	struct socket *sk_socket;
+	struct proto *sk_prot;
+	int sk_family, sk_type, sk_protocol;
+	int sk_state;
+	unsigned sk_flags;               /* SOCK_*_ bits */
+	int sk_err, sk_err_soft;         /* positive errno values, as Linux */
+	int sk_shutdown;                 /* RCV_SHUTDOWN | SEND_SHUTDOWN */
+	int sk_refcnt;
+
+	/* inet_sock: addresses in host order */
+	uint32_t inet_rcv_saddr;         /* bound local address (0 = any) */
+	uint32_t inet_saddr;             /* source for sending */
+	uint32_t inet_daddr;             /* connected peer */
+	uint16_t inet_num;               /* local port, host order (0 = unbound) */
+	uint16_t inet_dport;             /* connected peer port, host order */
+	uint8_t uc_ttl;                  /* 0: net.ipv4.ip_default_ttl */
+	uint8_t tos;
+	uint8_t pmtudisc;                /* IP_PMTUDISC_* */
+	uint8_t recverr;
+	int bound_dev_if;
+
+	struct sk_buff_head sk_receive_queue;
+	struct sk_buff_head sk_error_queue;
+	struct sk_buff_head sk_backlog;  /* packets that arrived while owned by a user */
+	int sk_rcvbuf, sk_sndbuf;        /* bytes (doubled as Linux does on setsockopt) */
+	int sk_rmem_alloc;               /* bytes charged to the receive queue */
+	int sk_wmem_alloc;               /* bytes in flight below the socket */
+	uint64_t sk_rcvtimeo_ns, sk_sndtimeo_ns; /* 0: forever */
+	int sk_drops;
+	int owned;                       /* lock_sock held by a user thread */
+	pthread_cond_t owned_cond;       /* lock_sock waiters */
+
+	struct wait_queue_head sk_wq;
+	void (*sk_data_ready)(struct sock *sk);
+	void (*sk_write_space)(struct sock *sk);
+	void (*sk_state_change)(struct sock *sk);
+	void (*sk_error_report)(struct sock *sk);
+
+	struct sock *hash_next;          /* protocol lookup chain */
+	struct sock *node_next;          /* all sockets of the stack */
+	uint32_t hash_bucket;
+};
+
+/* ---- socket lifetime and the stack lock ---- */
+/* Allocates prot->obj_size bytes, initialises the generic fields and defaults. NULL on no memory. */
+struct sock *sk_alloc(struct np_stack *s, int family, struct proto *prot);
+static inline void sock_hold(struct sock *sk) { sk->sk_refcnt++; }
+/* Drops a reference; the last one calls prot->destroy, purges queues and frees. */
+void sock_put(struct sock *sk);
+
+/*
+ * Sleeps on wq until woken or deadline_ns (0: none) passes; the stack lock
+ * is released while asleep. Returns 0 when woken, -ETIMEDOUT, or -EDEADLK
+ * when called from inside the stack's own context (a callback).
+ */
+int sk_wait_event(struct sock *sk, struct wait_queue_head *wq, uint64_t deadline_ns);
+
+/* lock_sock/release_sock (stack lock held on entry and exit). */
+void lock_sock(struct sock *sk);
+/* Processes the backlog through prot->backlog_rcv, then clears ownership. */
+void release_sock(struct sock *sk);
+static inline int sock_owned_by_user(const struct sock *sk) { return sk->owned; }
+/* Consumes skb: queues it on the backlog, or drops it (SOCKET_RCVBUFF) over rcvbuf + sndbuf. */
+int sk_add_backlog(struct sock *sk, struct sk_buff *skb);
+
+/*
+ * Charges skb to sk_rmem_alloc, queues it on the receive queue and calls
+ * sk_data_ready (returns 0: skb consumed); over sk_rcvbuf it returns -ENOMEM
+ * and leaves skb with the caller, which counts and drops it.
+ */
+int sock_queue_rcv_skb(struct sock *sk, struct sk_buff *skb);
+/* Dequeues the next datagram (MSG_PEEK: leaves it), uncharging it; NULL if none. */
+struct sk_buff *skb_recv_datagram(struct sock *sk, int flags);
+/* Copies up to len bytes of skb data from offset into the iovec; returns bytes copied. */
+size_t skb_copy_datagram_msg(const struct sk_buff *skb, size_t offset, struct msghdr *msg, size_t len);
+/* Gathers the iovec into buf (len bytes). */
+void memcpy_from_msg(void *buf, const struct msghdr *msg, size_t len);
+
+/* Default callbacks: wake sleepers and signal the socket's eventfd. */
+void sock_def_readable(struct sock *sk);
+void sock_def_write_space(struct sock *sk);
+/* Poll mask of a datagram socket (datagram_poll). */
+unsigned datagram_poll(struct sock *sk);
+/* Sets sk_err and reports it (wakes readers/pollers). */
+void sk_error_set(struct sock *sk, int err);
+int sock_error(struct sock *sk);   /* returns -sk_err and clears it, or 0 */
+
+/* Deadline for a blocking call from a timeout (0 = forever): absolute ns on the stack clock. */
+uint64_t sock_deadline(struct sock *sk, uint64_t timeo_ns);
+
+/* Generic socket-level options (SOL_SOCKET). 0 or a negative errno (-ENOPROTOOPT for unknown). */
+int sock_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t optlen);
+int sock_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optlen);
+
+/* ---- AF_INET ---- */
+int inet_init(struct np_stack *s);     /* registers udp (and later tcp) */
+void inet_free(struct np_stack *s);
+extern const struct proto_ops inet_dgram_ops;
+
+#endif
