@@ -148,6 +148,9 @@ static void trace_fill_summary(struct np_trace_path *p, const struct sk_buff *sk
 {
 	if (!p->summary[0])
 		trace_summarize(skb, p->summary, sizeof(p->summary));
+	/* Locally built packets start empty: their length is known once headers are on. */
+	if (!p->len)
+		p->len = skb->len;
 	if (!p->dev && skb->dev)
 		p->dev = skb->dev->name;
 }
@@ -157,8 +160,11 @@ void trace_stage_slow(struct sk_buff *skb, const char *fn, const char *detail)
 	struct np_trace_path *p = skb->trace;
 	struct np_stack *s = skb->stack;
 	/* The summary is taken once the headers are known, before later stages pull them. */
-	if (!p->summary[0] && (skb->network_header != SKB_HDR_UNSET || skb->mac_header != SKB_HDR_UNSET))
+	int new_summary = 0;
+	if (!p->summary[0] && (skb->network_header != SKB_HDR_UNSET || skb->mac_header != SKB_HDR_UNSET)) {
 		trace_fill_summary(p, skb);
+		new_summary = 1;
+	}
 	if (p->nstages < NP_TRACE_MAX_STAGES) {
 		struct np_trace_stage *st = &p->stages[p->nstages++];
 		st->fn = fn;
@@ -167,9 +173,10 @@ void trace_stage_slow(struct sk_buff *skb, const char *fn, const char *detail)
 	}
 	if (s->trace_flags & NP_TRACE_STAGES) {
 		uint64_t dt = np_stack_now(s) - p->start_ns;
-		fprintf(trace_file(s), "[%s] #%" PRIu64 " +%" PRIu64 ".%03" PRIu64 "us %-26s %s%s%s\n", s->name, p->id,
-			dt / 1000, dt % 1000, fn, detail ? detail : "", detail ? " " : "",
-			p->nstages == 1 ? p->summary : "");
+		/* The packet's summary is printed on the first stage that knows it. */
+		fprintf(trace_file(s), "[%s] #%" PRIu64 " +%" PRIu64 ".%03" PRIu64 "us %s%s%s%s%s\n", s->name, p->id,
+			dt / 1000, dt % 1000, fn, detail ? " " : "", detail ? detail : "", new_summary ? "  " : "",
+			new_summary ? p->summary : "");
 	}
 }
 

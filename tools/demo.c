@@ -1,0 +1,510 @@
+/*
+ * `netpath demo`: two stacks, alice and bob, in this process, joined by a
+ * virtual cable and run on one virtual clock (deterministic and instant).
+ * It shows ARP resolving, pings both ways, the path the first packet of each
+ * kind took through the stack (stage by stage, as the seed diagrams draw
+ * it), and the counters of both stacks.
+ *   cmd_demo -> demo_setup (np_stack_create, np_cable_create, np_addr_add)
+ *            -> act_ping (np_ping_send, np_sim_run) -> demo_on_path (trace callback)
+ *            -> demo_print_paths -> np_stack_print_counters
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+#define DEMO_NSTACKS 2
+#define DEMO_MAX_KINDS 64
+#define SEC 1000000000ull
+
+struct demo;
+
+/* Handed to the trace callback of one stack, so a path knows whose it is. */
+struct demo_tracer {
+	struct demo *d;
+	int idx;
+};
+
+/* The first path seen of one kind (stack + direction + device + what it is). */
+struct demo_kind {
+	char key[96];
+	char what[48];
+	int stack;
+	unsigned long rank;       /* when it started, as far as the stacks tell (see demo_rank) */
+	struct np_trace_path path;
+};
+
+/* Every path that ended: which stack, its id there, and the order it ended in. */
+struct demo_ended {
+	int stack;
+	uint64_t id;
+};
+
+struct demo {
+	struct np_clock *clock;
+	struct np_stack *st[DEMO_NSTACKS];
+	struct np_dev *dev[DEMO_NSTACKS];
+	const char *name[DEMO_NSTACKS];
+	const char *addr[DEMO_NSTACKS];
+	struct demo_tracer tracer[DEMO_NSTACKS];
+	struct np_capture *cap;
+	int trace_all;
+	const char *faults;       /* --faults on alice's eth0, or NULL */
+	struct demo_kind *kinds;
+	int nkinds;
+	struct demo_ended *ended;
+	size_t nended, cap_ended;
+	unsigned long npaths, ndropped;
+	unsigned long pings_sent, pings_answered;
+};
+
+/* ---- packet paths ---- */
+
+/*
+ * What a packet is, from its trace summary: the leading words that are not
+ * addresses or fields ("10.0.0.1 > 10.0.0.2 ICMP echo request id=1 seq=1"
+ * gives "ICMP echo request").
+ */
+static void kind_of(const char *summary, char *out, size_t cap)
+{
+	char buf[128];
+	char *save = NULL;
+	size_t n = 0;
+	int words = 0;
+
+	snprintf(buf, sizeof(buf), "%s", summary);
+	out[0] = '\0';
+	for (char *tok = strtok_r(buf, " ", &save); tok != NULL && words < 3; tok = strtok_r(NULL, " ", &save)) {
+		size_t len = strlen(tok);
+		int has_digit = strpbrk(tok, "0123456789") != NULL;
+		if (n + 1 >= cap)
+			break;
+		if (strcmp(tok, ">") == 0 || (has_digit && words == 0))
+			continue;     /* addresses before the protocol name */
+		if (has_digit || strchr(tok, '=') != NULL || strchr(tok, '(') != NULL)
+			break;        /* fields after it */
+		while (len > 0 && (tok[len - 1] == ',' || tok[len - 1] == ':'))
+			tok[--len] = '\0';
+		if (len == 0)
+			continue;
+		n += (size_t)snprintf(out + n, cap - n, "%s%s", words ? " " : "", tok);
+		words++;
+	}
+	if (out[0] == '\0')
+		snprintf(out, cap, "packet");
+}
+
+/* Trace callback: runs when each packet of either stack ends (consumed or dropped). */
+static void demo_on_path(void *arg, const struct np_trace_path *p)
+{
+	struct demo_tracer *t = arg;
+	struct demo *d = t->d;
+	char what[48];
+	char key[96];
+
+	d->npaths++;
+	if (p->dropped)
+		d->ndropped++;
+	if (d->nended == d->cap_ended) {
+		size_t cap = d->cap_ended ? d->cap_ended * 2 : 64;
+		struct demo_ended *e = realloc(d->ended, cap * sizeof(*e));
+		if (e != NULL) {
+			d->ended = e;
+			d->cap_ended = cap;
+		}
+	}
+	if (d->nended < d->cap_ended) {
+		d->ended[d->nended].stack = t->idx;
+		d->ended[d->nended].id = p->id;
+		d->nended++;
+	}
+	kind_of(p->summary, what, sizeof(what));
+	snprintf(key, sizeof(key), "%d/%s/%d/%s/%d", t->idx, p->dev ? p->dev : "?", p->tx, what, p->dropped);
+	for (int i = 0; i < d->nkinds; i++) {
+		if (strcmp(d->kinds[i].key, key) == 0)
+			return;
+	}
+	if (d->nkinds == DEMO_MAX_KINDS)
+		return;
+	snprintf(d->kinds[d->nkinds].key, sizeof(d->kinds[0].key), "%s", key);
+	snprintf(d->kinds[d->nkinds].what, sizeof(d->kinds[0].what), "%s", what);
+	d->kinds[d->nkinds].stack = t->idx;
+	d->kinds[d->nkinds].path = *p;
+	d->nkinds++;
+}
+
+/* Prints one path as numbered stages, wrapped to about 100 columns. */
+static void print_path(FILE *out, const char *stack, const struct np_trace_path *p)
+{
+	int col = 0;
+
+	fprintf(out, "%s %s %s %s\n", stack, p->tx ? "sends on" : "receives on", p->dev ? p->dev : "?", p->summary);
+	for (int i = 0; i < p->nstages; i++) {
+		char item[128];
+		int len;
+		if (p->stages[i].detail[0] != '\0')
+			len = snprintf(item, sizeof(item), "%2d. %s [%s]", i + 1, p->stages[i].fn, p->stages[i].detail);
+		else
+			len = snprintf(item, sizeof(item), "%2d. %s", i + 1, p->stages[i].fn);
+		if (col > 0 && col + 3 + len > 100) {
+			fputc('\n', out);
+			col = 0;
+		}
+		col += fprintf(out, "%s%s", col ? "   " : "  ", item);
+	}
+	if (col > 0)
+		fputc('\n', out);
+	if (p->dropped)
+		fprintf(out, "  => dropped: %s (%s)\n", np_drop_reason_name(p->reason) ? np_drop_reason_name(p->reason) : "?",
+			np_drop_reason_desc(p->reason) ? np_drop_reason_desc(p->reason) : "?");
+	else
+		fprintf(out, "  => consumed\n");
+}
+
+/*
+ * Paths end (and reach the callback) in an order that puts a packet sent
+ * while another is being received before the one that caused it. Path ids
+ * grow with start time within one stack, so a path started no later than
+ * the earliest end of any path of its stack with an id at least its own:
+ * that end's position is its rank. Sorting by rank gives the causal order
+ * across both stacks.
+ */
+static void demo_rank(struct demo *d)
+{
+	for (int k = 0; k < d->nkinds; k++) {
+		struct demo_kind *kd = &d->kinds[k];
+		kd->rank = (unsigned long)-1;
+		for (size_t e = 0; e < d->nended; e++) {
+			if (d->ended[e].stack == kd->stack && d->ended[e].id >= kd->path.id) {
+				kd->rank = (unsigned long)e;
+				break;
+			}
+		}
+	}
+}
+
+static int kind_cmp(const void *a, const void *b)
+{
+	const struct demo_kind *x = a, *y = b;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	if (x->stack != y->stack)
+		return x->stack < y->stack ? -1 : 1;
+	return x->path.id < y->path.id ? -1 : x->path.id > y->path.id;
+}
+
+static void demo_print_paths(struct demo *d)
+{
+	demo_rank(d);
+	qsort(d->kinds, (size_t)d->nkinds, sizeof(d->kinds[0]), kind_cmp);
+	printf("\n== The path the first packet of each kind took ==\n");
+	printf("(%lu packets traced, %lu dropped; in the order they started. Each stage is the kernel\n"
+	       "function of the same name, see docs/architecture.md; [..] is the stage's detail.)\n\n",
+	       d->npaths, d->ndropped);
+	for (int i = 0; i < d->nkinds; i++) {
+		print_path(stdout, d->name[d->kinds[i].stack], &d->kinds[i].path);
+		putchar('\n');
+	}
+}
+
+/* ---- tables ---- */
+
+/* Prints the neighbour table of stack i, or "(empty)". */
+static void demo_print_neigh(struct demo *d, int i)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (m == NULL) {
+		np_neigh_print(d->st[i], stdout);
+		return;
+	}
+	np_neigh_print(d->st[i], m);
+	fclose(m);
+	printf("%s:\n", d->name[i]);
+	if (len == 0) {
+		printf("  (empty)\n");
+	} else {
+		char *save = NULL;
+		for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			printf("  %s\n", line);
+	}
+	free(buf);
+}
+
+static void demo_print_neighbours(struct demo *d, const char *when)
+{
+	printf("\n== Neighbour tables %s ==\n", when);
+	for (int i = 0; i < DEMO_NSTACKS; i++)
+		demo_print_neigh(d, i);
+}
+
+/* ---- pings ---- */
+
+struct demo_ping {
+	struct demo *d;
+	const char *dest;
+	unsigned sent, received;
+	unsigned char seen[64];
+};
+
+static void demo_ping_reply(void *arg, const struct np_ping_reply *r)
+{
+	struct demo_ping *pg = arg;
+	char from[INET_ADDRSTRLEN];
+	double ms = (double)r->rtt_ns / 1e6;
+
+	inet_ntop(AF_INET, &r->from, from, sizeof(from));
+	if (r->error_type != 0) {
+		printf("From %s icmp_seq=%u ICMP error type %d code %d\n", from, r->seq, r->error_type, r->error_code);
+		return;
+	}
+	if (r->seq < sizeof(pg->seen) * 8 && !(pg->seen[r->seq / 8] & (1u << (r->seq % 8)))) {
+		pg->seen[r->seq / 8] |= (unsigned char)(1u << (r->seq % 8));
+		pg->received++;
+		printf("%zu bytes from %s: icmp_seq=%u ttl=%u time=%.3f ms\n", r->len + 8, from, r->seq, r->ttl, ms);
+	} else {
+		printf("%zu bytes from %s: icmp_seq=%u ttl=%u time=%.3f ms (DUP!)\n", r->len + 8, from, r->seq, r->ttl,
+		       ms);
+	}
+}
+
+/* Runs every stack on the virtual clock until it reaches until_ns. */
+static void demo_sim(struct demo *d, uint64_t until_ns)
+{
+	int rc = np_sim_run(d->st, DEMO_NSTACKS, d->clock, until_ns);
+	if (rc < 0)
+		fprintf(stderr, "netpath: demo: np_sim_run: %s\n", strerror(-rc));
+}
+
+/* from pings the address of `to` count times, one second apart on the virtual clock. */
+static int demo_ping(struct demo *d, int from, int to, unsigned count)
+{
+	struct demo_ping pg;
+	struct in_addr dst;
+	uint16_t id = (uint16_t)(0x4e50 + from);  /* "NP" */
+	int rc;
+
+	memset(&pg, 0, sizeof(pg));
+	pg.d = d;
+	pg.dest = d->addr[to];
+	inet_pton(AF_INET, d->addr[to], &dst);
+	rc = np_ping_handler(d->st[from], id, demo_ping_reply, &pg);
+	if (rc < 0) {
+		fprintf(stderr, "netpath: demo: np_ping_handler: %s\n", strerror(-rc));
+		return -1;
+	}
+	printf("\n== %s pings %s (%u echo requests, one per virtual second) ==\n", d->name[from], d->name[to], count);
+	printf("PING %s (%s) 56(84) bytes of data.\n", pg.dest, pg.dest);
+	if (from == 0 && d->faults == NULL)
+		printf("(virtual time: the cable adds no delay, so the RTT is 0; try --faults delay=5ms)\n");
+	for (unsigned seq = 1; seq <= count; seq++) {
+		uint64_t now = np_clock_now(d->clock);
+		rc = np_ping_send(d->st[from], dst, id, (uint16_t)seq, 56);
+		if (rc < 0)
+			printf("ping: sendmsg: %s\n", strerror(-rc));
+		else
+			pg.sent++;
+		demo_sim(d, now + SEC);
+	}
+	/* Let late replies (faults with delay) arrive. */
+	demo_sim(d, np_clock_now(d->clock) + 2 * SEC);
+	np_ping_handler(d->st[from], id, NULL, NULL);
+
+	printf("--- %s ping statistics ---\n", pg.dest);
+	printf("%u packets transmitted, %u received, %u%% packet loss\n", count, pg.received,
+	       (count - pg.received) * 100 / count);
+	d->pings_sent += count;
+	d->pings_answered += pg.received;
+	return 0;
+}
+
+/*
+ * The demo's acts, in order. Each shows one part of the stack.
+ * Later issues add theirs after act_ping:
+ *   act_udp (UDP issue): a datagram through udp_sendmsg -> ... -> udp_rcv -> sock queue.
+ *   act_tcp (TCP issue): handshake, a transfer and the close, with the TCP stages.
+ */
+static int act_ping(struct demo *d)
+{
+	demo_print_neighbours(d, "before the first ping");
+	if (demo_ping(d, 0, 1, 5) < 0)
+		return -1;
+	demo_print_neighbours(d, "after ARP");
+	if (demo_ping(d, 1, 0, 3) < 0)
+		return -1;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct demo *d);
+} demo_acts[] = {
+	{ "ping", act_ping },
+	/* { "udp", act_udp }, { "tcp", act_tcp }: added by the UDP and TCP issues. */
+};
+
+/* ---- set-up ---- */
+
+static int demo_setup(struct demo *d, const char *faults)
+{
+	static const char *const names[DEMO_NSTACKS] = { "alice", "bob" };
+	static const char *const addrs[DEMO_NSTACKS] = { "10.0.0.1", "10.0.0.2" };
+	static const char *const prefixes[DEMO_NSTACKS] = { "10.0.0.1/24", "10.0.0.2/24" };
+	int rc;
+
+	d->clock = np_clock_virtual(SEC);
+	if (d->clock == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < DEMO_NSTACKS; i++) {
+		/* Fixed seeds: the same MACs, IP IDs and output on every run. */
+		struct np_stack_config cfg = { .name = names[i], .clock = d->clock, .seed = (uint64_t)i + 1 };
+		d->name[i] = names[i];
+		d->addr[i] = addrs[i];
+		d->st[i] = np_stack_create(&cfg);
+		if (d->st[i] == NULL)
+			return -ENOMEM;
+	}
+	rc = np_cable_create(d->st[0], "eth0", d->st[1], "eth0", &d->dev[0], &d->dev[1]);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < DEMO_NSTACKS; i++) {
+		rc = np_addr_add(d->dev[i], prefixes[i]);
+		if (rc < 0)
+			return rc;
+	}
+	if (faults != NULL) {
+		const char *errpos = NULL;
+		rc = np_dev_set_faults(d->dev[0], NP_RXTX, faults, &errpos);
+		if (rc < 0) {
+			fprintf(stderr, "netpath: demo: bad --faults spec '%s' at '%s'\n", faults, errpos ? errpos : faults);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void demo_free(struct demo *d)
+{
+	if (d->cap != NULL && d->dev[0] != NULL)
+		np_dev_capture(d->dev[0], NULL);
+	for (int i = 0; i < DEMO_NSTACKS; i++) {
+		if (d->st[i] != NULL)
+			np_stack_destroy(d->st[i]);
+	}
+	if (d->cap != NULL)
+		np_capture_close(d->cap);
+	if (d->clock != NULL)
+		np_clock_destroy(d->clock);
+	free(d->kinds);
+	free(d->ended);
+}
+
+int cmd_demo(int argc, char **argv)
+{
+	struct demo d;
+	const char *pcap = NULL, *faults = NULL;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		int r;
+		if (strcmp(argv[i], "--trace") == 0) {
+			d.trace_all = 1;
+			continue;
+		}
+		if ((r = tool_opt("demo", argc, argv, &i, "--pcap", &v)) != 0) {
+			if (r < 0)
+				return EXIT_USAGE;
+			pcap = v;
+			continue;
+		}
+		if ((r = tool_opt("demo", argc, argv, &i, "--faults", &v)) != 0) {
+			if (r < 0)
+				return EXIT_USAGE;
+			faults = v;
+			continue;
+		}
+		tool_usage_error("demo", "%s %s", argv[i][0] == '-' ? "unknown option" : "unexpected argument",
+				 argv[i]);
+		return EXIT_USAGE;
+	}
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	d.kinds = calloc(DEMO_MAX_KINDS, sizeof(*d.kinds));
+	if (d.kinds == NULL) {
+		fprintf(stderr, "netpath: demo: out of memory\n");
+		return 1;
+	}
+	d.faults = faults;
+	rc = demo_setup(&d, faults);
+	if (rc < 0) {
+		if (rc != -EINVAL || faults == NULL)
+			fprintf(stderr, "netpath: demo: cannot set up the stacks: %s\n", strerror(-rc));
+		demo_free(&d);
+		return rc == -EINVAL && faults != NULL ? EXIT_USAGE : 1;
+	}
+	if (pcap != NULL) {
+		int err = 0;
+		d.cap = np_capture_open(pcap, &err);
+		if (d.cap == NULL) {
+			fprintf(stderr, "netpath: demo: cannot open capture file %s: %s\n", pcap,
+				strerror(err ? -err : EIO));
+			demo_free(&d);
+			return 1;
+		}
+		np_dev_capture(d.dev[0], d.cap);
+	}
+	for (int i = 0; i < DEMO_NSTACKS; i++) {
+		d.tracer[i].d = &d;
+		d.tracer[i].idx = i;
+		np_stack_trace_cb(d.st[i], demo_on_path, &d.tracer[i]);
+		np_stack_trace(d.st[i], d.trace_all ? NP_TRACE_STAGES | NP_TRACE_PATHS : 0, stdout);
+	}
+
+	printf("netpath %s demo: two stacks in one process, joined by a virtual cable,\n"
+	       "running on a virtual clock (deterministic; no privileges needed).\n\n",
+	       NP_TOOL_VERSION);
+	printf("  alice            virtual cable            bob\n"
+	       "  eth0 10.0.0.1/24 <======================> eth0 10.0.0.2/24\n");
+	if (faults != NULL)
+		printf("  (alice's eth0 is impaired both ways: %s)\n", faults);
+	printf("\n== alice's addresses and routes (bob's mirror them) ==\n");
+	np_addr_print(d.st[0], stdout);
+	np_route_print(d.st[0], stdout);
+
+	rc = 0;
+	for (size_t a = 0; a < sizeof(demo_acts) / sizeof(demo_acts[0]); a++) {
+		if (demo_acts[a].fn(&d) < 0) {
+			fprintf(stderr, "netpath: demo: act %s failed\n", demo_acts[a].name);
+			rc = 1;
+		}
+	}
+
+	if (d.trace_all)
+		printf("\n== Packet paths ==\n(%lu packets traced above, %lu dropped)\n", d.npaths, d.ndropped);
+	else
+		demo_print_paths(&d);
+
+	for (int i = 0; i < DEMO_NSTACKS; i++) {
+		printf("\n== Counters of %s ==\n", d.name[i]);
+		np_stack_print_counters(d.st[i], stdout);
+	}
+	if (pcap != NULL)
+		printf("\nalice's eth0 was captured to %s (open it in Wireshark)\n", pcap);
+
+	if (rc == 0 && d.pings_answered == d.pings_sent) {
+		printf("\ndemo: all %lu pings answered\n", d.pings_sent);
+	} else {
+		printf("\ndemo: %lu of %lu pings answered\n", d.pings_answered, d.pings_sent);
+		rc = 1;
+	}
+	for (int i = 0; i < DEMO_NSTACKS; i++)
+		np_stack_trace(d.st[i], 0, NULL);
+	demo_free(&d);
+	return rc;
+}

@@ -1,0 +1,76 @@
+/*
+ * The `netpath` command: shared helpers of its subcommands. The command is
+ * written only against the public API (the headers in include/netpath), like any other
+ * program that links libnetpath.
+ *   main (netpath.c) -> cmd_demo (demo.c) | cmd_run, cmd_ping (tap.c)
+ */
+#ifndef NP_TOOL_H
+#define NP_TOOL_H
+
+#include <netinet/in.h>
+#include <stdio.h>
+
+#include "netpath/netpath.h"
+
+#define NP_TOOL_VERSION "0.1.0"
+
+/* Exit statuses: 0 success, 1 run-time failure (or no ping reply), 2 usage error. */
+enum { EXIT_USAGE = 2 };
+
+/* Subcommands: argv[0] is the subcommand name. */
+int cmd_demo(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_ping(int argc, char **argv);
+
+/* Prints the help of one subcommand (or the overview when name is NULL); -1 if unknown. */
+int tool_help(const char *name, FILE *out);
+/* "netpath: <subcommand>: <msg>\n" plus a pointer to `netpath help <subcommand>`. */
+void tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Option scanning for "--name VALUE" and "--name=VALUE". Returns 1 and sets
+ * *val when argv[*i] is the option (advancing *i past a separate value),
+ * 0 when it is not, -1 (after printing a usage error) when the value is missing.
+ */
+int tool_opt(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val);
+
+/* Checks "A.B.C.D/N" (N 0..32); 0 or -1. */
+int tool_parse_prefix(const char *s, struct in_addr *addr, int *plen);
+/* Checks "A.B.C.D"; 0 or -1. */
+int tool_parse_addr(const char *s, struct in_addr *addr);
+/* Parses a non-negative decimal number of seconds ("0.2", "1"); nanoseconds or -1. */
+long long tool_parse_seconds(const char *s);
+/* Parses a long in [min, max]; 0 or -1. */
+int tool_parse_long(const char *s, long min, long max, long *out);
+
+/* Formats a MAC as "02:00:00:00:00:01". */
+void tool_format_mac(const uint8_t mac[6], char out[18]);
+
+/*
+ * Signal handling for `run` and `ping`: SIGINT and SIGTERM set a flag and
+ * call np_stack_stop on the stack given here.
+ */
+void tool_signals_install(struct np_stack *s);
+int tool_signalled(void);
+void tool_signals_reset(void);
+
+/* One TAP device of `run` / `ping` and the options that apply to it. */
+struct tool_dev {
+	const char *tap;
+	const char *addrs[NP_MAX_IFADDRS];
+	int naddrs;
+	const char *host_addr;
+	long mtu;                 /* 0: leave the default */
+	const char *faults[4];    /* by enum np_dir: [NP_RX], [NP_TX], [NP_RXTX] */
+	struct np_dev *dev;
+};
+
+/*
+ * Opens d->tap on s and applies the addresses, MTU, faults and host side.
+ * Prints a clear error and returns -1 on failure.
+ */
+int tool_dev_setup(struct np_stack *s, struct tool_dev *d);
+/* "netpath: np0 up, 10.0.0.2/24, mac 02:..." on stderr (tests wait for it). */
+void tool_dev_ready(const struct tool_dev *d);
+
+#endif
