@@ -23,6 +23,8 @@ fi
 
 np_build build
 np_build build-asan -DNP_SANITIZE=ON
+# ThreadSanitizer for the tests where several threads drive stacks and sockets.
+np_build build-tsan -DNP_TSAN=ON
 
 status=0
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -33,8 +35,13 @@ for dir in build build-asan; do
 	ctest --test-dir "$dir" --output-on-failure -L interop || status=1
 done
 
+echo ">>> build-tsan: threaded tests under ThreadSanitizer"
+# Any race report fails the test (TSan's exit code), as does a hang (ctest timeout).
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	ctest --test-dir build-tsan --output-on-failure -R "$NP_THREADED_TESTS" || status=1
+
 if [ $status -eq 0 ]; then
-	echo ">>> all tests passed (build/ and build-asan/)"
+	echo ">>> all tests passed (build/ and build-asan/, threaded tests on build-tsan/)"
 else
 	echo ">>> SOME TESTS FAILED (see above)" >&2
 fi
