@@ -504,22 +504,24 @@ static void test_loopback_ping(void **state)
 	struct ping_ctx c;
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(np_ping_handler(p.s[0], PING_ID, on_reply, &c), 0);
-	const char *dsts[] = { "127.0.0.1", "10.0.0.1" };
-	for (int i = 0; i < 2; i++) {
+	/* 127.1.2.3 is ours through the local route 127.0.0.0/8, as on Linux. */
+	const char *dsts[] = { "127.0.0.1", "10.0.0.1", "127.1.2.3" };
+	for (int i = 0; i < 3; i++) {
 		struct in_addr dst;
 		inet_pton(AF_INET, dsts[i], &dst);
 		for (int k = 0; k < 10; k++)
 			assert_true(np_ping_send(p.s[0], dst, PING_ID, (uint16_t)(i * 10 + k), 1000) >= 0);
 	}
 	sim(&p, np_clock_now(p.clk) + 10 * NSEC_PER_MSEC);
-	assert_int_equal(c.replies, 20);
+	assert_int_equal(c.replies, 30);
 	assert_int_equal(c.dups, 0);
 	/* Nothing went out on the cable, and lo carried each request and reply once. */
 	assert_int_equal(ND(p.d[0])->stats.tx_packets, 0);
-	assert_int_equal(lodev->stats.tx_packets, 40);
-	assert_int_equal(lodev->stats.rx_packets, 40);
-	assert_int_equal(lodev->stats.rx_bytes, 40 * (ETH_HLEN + 20 + 8 + 1000));
-	assert_int_equal(np_stack_mib(p.s[0], NP_MIB_IcmpInEchos), 20);
+	assert_int_equal(lodev->stats.tx_packets, 60);
+	assert_int_equal(lodev->stats.rx_packets, 60);
+	assert_int_equal(lodev->stats.rx_bytes, 60 * (ETH_HLEN + 20 + 8 + 1000));
+	assert_int_equal(np_stack_mib(p.s[0], NP_MIB_IcmpInEchos), 30);
+	assert_int_equal(np_stack_mib(p.s[0], NP_MIB_IpOutNoRoutes), 0);
 	pair_down(&p);
 }
 

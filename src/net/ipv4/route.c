@@ -702,8 +702,14 @@ int ip_route_output(struct np_stack *s, uint32_t daddr, uint32_t saddr, struct n
 	if (!ft)
 		return -ENETUNREACH;
 	if (saddr) {
-		/* A source must be one of ours: Linux returns -EINVAL otherwise (no IP_FREEBIND here). */
-		if (ipv4_is_multicast(saddr) || ipv4_is_lbcast(saddr) || !inet_addr_is_local(s, saddr))
+		/*
+		 * A source must be ours: an address of a device or covered by a local
+		 * route (127.1.2.3 through 127.0.0.0/8), as Linux's __ip_dev_find.
+		 * Anything else is -EINVAL (no IP_FREEBIND here).
+		 */
+		const struct fib_route *lr = fib_tbl_lookup(&ft->local, ft->seed, saddr, NULL);
+		if (ipv4_is_multicast(saddr) || ipv4_is_lbcast(saddr) ||
+		    (!inet_addr_is_local(s, saddr) && !(lr && lr->type == RTN_LOCAL)))
 			return -EINVAL;
 	}
 	if (oif && !(oif->flags & NPF_UP))
