@@ -65,6 +65,10 @@
 #ifndef NP_IP_DEFAULT_TTL
 #define NP_IP_DEFAULT_TTL 64
 #endif
+/* ICMP errors one net.ipv4.icmp_ratelimit bucket holds (Linux's icmp_msgs_burst). */
+#ifndef NP_ICMP_RATELIMIT_BURST
+#define NP_ICMP_RATELIMIT_BURST 50
+#endif
 /* Addresses one device may hold. */
 #ifndef NP_MAX_IFADDRS
 #define NP_MAX_IFADDRS 8

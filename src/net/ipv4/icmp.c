@@ -38,11 +38,6 @@
 #define IPTOS_TOS_MASK 0x1E
 #define IPTOS_PREC_INTERNETCONTROL 0xC0
 
-/* Messages the rate-limit bucket holds when full (Linux's icmp_msgs_burst). */
-#ifndef NP_ICMP_RATELIMIT_BURST
-#define NP_ICMP_RATELIMIT_BURST 50
-#endif
-
 /* One registered np_ping_handler. */
 struct ping_handler {
 	uint16_t id;
