@@ -1,11 +1,13 @@
 /*
  * `netpath demo`: two stacks, alice and bob, in this process, joined by a
  * virtual cable and run on one virtual clock (deterministic and instant).
- * It shows ARP resolving, pings both ways, the path the first packet of each
- * kind took through the stack (stage by stage, as the seed diagrams draw
- * it), and the counters of both stacks.
+ * It shows ARP resolving, pings both ways, a UDP echo exchange and a
+ * datagram to a closed port, the path the first packet of each kind took
+ * through the stack (stage by stage, as the seed diagrams draw it), and the
+ * counters of both stacks.
  *   cmd_demo -> demo_setup (np_stack_create, np_cable_create, np_addr_add)
  *            -> act_ping (np_ping_send, np_sim_run) -> demo_on_path (trace callback)
+ *            -> act_udp (non-blocking np_sendto / np_recvfrom between np_sim_run calls)
  *            -> demo_print_paths -> np_stack_print_counters
  */
 #include <arpa/inet.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netpath/socket.h"
 #include "tool.h"
 
 #define DEMO_NSTACKS 2
@@ -58,6 +61,8 @@ struct demo {
 	size_t nended, cap_ended;
 	unsigned long npaths, ndropped;
 	unsigned long pings_sent, pings_answered;
+	unsigned long udp_sent, udp_echoed;
+	int udp_refused;          /* the connected socket saw ECONNREFUSED */
 };
 
 /* ---- packet paths ---- */
@@ -322,11 +327,117 @@ static int demo_ping(struct demo *d, int from, int to, unsigned count)
 	return 0;
 }
 
+/* ---- UDP ---- */
+
+static struct sockaddr_in demo_sin(const char *ip, uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, ip, &sin.sin_addr);
+	return sin;
+}
+
+/* bob's echo socket: answers every datagram queued on it (one thread drives all, so never blocks). */
+static void demo_bob_echoes(int fd)
+{
+	char buf[2048];
+	struct sockaddr_in from;
+	socklen_t fromlen = sizeof(from);
+	ssize_t n;
+
+	while ((n = np_recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen)) >= 0) {
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &from.sin_addr, ip, sizeof(ip));
+		printf("bob:   %zd bytes from %s:%u on port 7, echoed back\n", n, ip, ntohs(from.sin_port));
+		if (np_sendto(fd, buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&from, fromlen) < 0)
+			printf("bob:   sendto: %s\n", strerror(errno));
+		fromlen = sizeof(from);
+	}
+}
+
+/*
+ * alice sends datagrams to an echo socket on bob and prints the replies;
+ * then a connected socket sends one to a port where nothing listens, and
+ * its next call reports bob's ICMP port unreachable as ECONNREFUSED. One
+ * thread drives both stacks on the virtual clock, so every socket is
+ * non-blocking and np_sim_run moves the packets between the calls.
+ */
+static int act_udp(struct demo *d)
+{
+	static const char *const msgs[] = { "hello, bob", "a datagram through two netpath stacks", "bye" };
+	struct sockaddr_in echo_addr = demo_sin("0.0.0.0", 7), bob7 = demo_sin(d->addr[1], 7);
+	struct sockaddr_in bob_closed = demo_sin(d->addr[1], 9999);
+	int echo = -1, cli = -1, conn = -1, rc = -1;
+	char buf[2048];
+	ssize_t n;
+
+	printf("\n== UDP: alice sends %zu datagrams to an echo socket on bob (port 7) ==\n",
+	       sizeof(msgs) / sizeof(msgs[0]));
+	echo = np_socket(d->st[1], AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	cli = np_socket(d->st[0], AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	conn = np_socket(d->st[0], AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	if (echo < 0 || cli < 0 || conn < 0 || np_bind(echo, (struct sockaddr *)&echo_addr, sizeof(echo_addr)) < 0) {
+		fprintf(stderr, "netpath: demo: UDP sockets: %s\n", strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		size_t len = strlen(msgs[i]);
+		printf("alice: sendto 10.0.0.2:7 \"%s\" (%zu bytes)\n", msgs[i], len);
+		if (np_sendto(cli, msgs[i], len, 0, (struct sockaddr *)&bob7, sizeof(bob7)) < 0) {
+			printf("alice: sendto: %s\n", strerror(errno));
+			continue;
+		}
+		d->udp_sent++;
+		demo_sim(d, np_clock_now(d->clock) + SEC);
+		demo_bob_echoes(echo);
+		demo_sim(d, np_clock_now(d->clock) + SEC);
+		n = np_recv(cli, buf, sizeof(buf) - 1, 0);
+		if (n < 0) {
+			printf("alice: no echo (%s)\n", strerror(errno));
+			continue;
+		}
+		buf[n] = '\0';
+		if ((size_t)n == len && memcmp(buf, msgs[i], len) == 0) {
+			d->udp_echoed++;
+			printf("alice: got \"%s\" back\n", buf);
+		} else {
+			printf("alice: got %zd different bytes back\n", n);
+		}
+	}
+	printf("--- %lu of %lu datagrams echoed back intact\n", d->udp_echoed, d->udp_sent);
+
+	printf("\n== UDP: alice's connected socket sends to bob's port 9999, where nothing listens ==\n");
+	if (np_connect(conn, (struct sockaddr *)&bob_closed, sizeof(bob_closed)) < 0 ||
+	    np_send(conn, "anyone there?", 13, 0) < 0) {
+		printf("alice: connect/send: %s\n", strerror(errno));
+	} else {
+		printf("alice: connect 10.0.0.2:9999, send \"anyone there?\"\n");
+		demo_sim(d, np_clock_now(d->clock) + SEC);
+		n = np_recv(conn, buf, sizeof(buf), 0);
+		if (n < 0 && errno == ECONNREFUSED) {
+			d->udp_refused = 1;
+			printf("alice: recv: %s (ECONNREFUSED: bob answered with an ICMP port unreachable)\n",
+			       strerror(errno));
+		} else if (n < 0) {
+			printf("alice: recv: %s (expected ECONNREFUSED)\n", strerror(errno));
+		} else {
+			printf("alice: recv: %zd bytes (expected ECONNREFUSED)\n", n);
+		}
+	}
+	rc = 0;
+out:
+	if (echo >= 0)
+		np_close(echo);
+	if (cli >= 0)
+		np_close(cli);
+	if (conn >= 0)
+		np_close(conn);
+	return rc;
+}
+
 /*
  * The demo's acts, in order. Each shows one part of the stack.
- * Later issues add theirs after act_ping:
- *   act_udp (UDP issue): a datagram through udp_sendmsg -> ... -> udp_rcv -> sock queue.
- *   act_tcp (TCP issue): handshake, a transfer and the close, with the TCP stages.
+ * The TCP issue adds act_tcp after act_udp: handshake, a transfer and the
+ * close, with the TCP stages.
  */
 static int act_ping(struct demo *d)
 {
@@ -344,7 +455,8 @@ static const struct {
 	int (*fn)(struct demo *d);
 } demo_acts[] = {
 	{ "ping", act_ping },
-	/* { "udp", act_udp }, { "tcp", act_tcp }: added by the UDP and TCP issues. */
+	{ "udp", act_udp },
+	/* { "tcp", act_tcp }: added by the TCP issue. */
 };
 
 /* ---- set-up ---- */
@@ -497,10 +609,14 @@ int cmd_demo(int argc, char **argv)
 	if (pcap != NULL)
 		printf("\nalice's eth0 was captured to %s (open it in Wireshark)\n", pcap);
 
-	if (rc == 0 && d.pings_answered == d.pings_sent) {
-		printf("\ndemo: all %lu pings answered\n", d.pings_sent);
+	if (rc == 0 && d.pings_answered == d.pings_sent && d.udp_echoed == d.udp_sent && d.udp_sent > 0 &&
+	    d.udp_refused) {
+		printf("\ndemo: all %lu pings answered, all %lu UDP datagrams echoed, ECONNREFUSED from the closed port\n",
+		       d.pings_sent, d.udp_sent);
 	} else {
-		printf("\ndemo: %lu of %lu pings answered\n", d.pings_answered, d.pings_sent);
+		printf("\ndemo: %lu of %lu pings answered, %lu of %lu UDP datagrams echoed, %s\n", d.pings_answered,
+		       d.pings_sent, d.udp_echoed, d.udp_sent,
+		       d.udp_refused ? "ECONNREFUSED from the closed port" : "no ECONNREFUSED from the closed port");
 		rc = 1;
 	}
 	for (int i = 0; i < DEMO_NSTACKS; i++)

@@ -20,7 +20,7 @@ static const char overview[] =
 	"every packet can be followed through the kernel's functions, stage by stage.\n"
 	"\n"
 	"commands:\n"
-	"  demo     two stacks on a virtual cable: ARP, pings, each packet's path, counters\n"
+	"  demo     two stacks on a virtual cable: ARP, pings, UDP, each packet's path, counters\n"
 	"  run      run a stack on a TAP device until SIGINT/SIGTERM, then print counters\n"
 	"  ping     ping from inside a netpath stack (on a TAP, or over its loopback)\n"
 	"  sysctl   print the run-time tunables and their defaults\n"
@@ -36,8 +36,10 @@ static const char help_demo[] =
 	"Builds two stacks in this process, alice (10.0.0.1/24) and bob (10.0.0.2/24),\n"
 	"each with a device eth0, joins them with a virtual cable and runs them on a\n"
 	"virtual clock (deterministic and instant). It shows the neighbour tables\n"
-	"before and after ARP, five pings alice -> bob and three bob -> alice, the\n"
-	"path the first packet of each kind took through the stack, and the counters.\n"
+	"before and after ARP, five pings alice -> bob and three bob -> alice, UDP\n"
+	"datagrams alice -> an echo socket on bob and one to a closed port (the\n"
+	"connected socket then says ECONNREFUSED), the path the first packet of each\n"
+	"kind took through the stack, and the counters.\n"
 	"\n"
 	"  --trace        print every packet's stages as they happen and its whole path\n"
 	"                 when it ends (instead of only the first packet of each kind)\n"
@@ -45,13 +47,15 @@ static const char help_demo[] =
 	"  --faults SPEC  impair alice's eth0 both ways, e.g. delay=10ms or loss=20%,seed=1\n"
 	"                 (keys: loss delay jitter reorder dup corrupt rate limit seed)\n"
 	"\n"
-	"Exit status: 0 if every ping got its reply, 1 otherwise.\n";
+	"Exit status: 0 if every ping and UDP datagram got its reply and the closed\n"
+	"port said ECONNREFUSED, 1 otherwise.\n";
 
 static const char help_run[] =
 	"usage: netpath run --tap IFNAME [--addr A.B.C.D/N]... [--host-addr A.B.C.D/N]\n"
 	"                   [--mtu N] [--faults SPEC] [--faults-rx SPEC] [--faults-tx SPEC]\n"
 	"                   [--tap IFNAME2 ...] [--gateway A.B.C.D] [--pcap FILE] [--trace]\n"
 	"                   [--sysctl NAME=VALUE]... [--counters-interval SEC]\n"
+	"                   [--serve NAME[=PORT]]...\n"
 	"\n"
 	"Runs a netpath stack on the TAP device IFNAME (created if missing) in the\n"
 	"foreground until SIGINT or SIGTERM, then prints its counters and exits 0.\n"
@@ -72,10 +76,18 @@ static const char help_run[] =
 	"  --trace                print every packet's path (stage by stage) to stdout\n"
 	"  --sysctl NAME=VALUE    set a tunable, e.g. net.ipv4.ip_default_ttl=32\n"
 	"  --counters-interval SEC  also print the counters every SEC seconds\n"
+	"  --serve NAME[=PORT]    run an app inside the stack (repeatable); the stack then\n"
+	"                         runs in a thread of its own and each app in another:\n"
+	"                           echo     UDP echo on port 7 (RFC 862)\n"
+	"                           discard  UDP discard on port 9 (RFC 863)\n"
+	"                         NAME=PORT serves it on another port. At exit each app\n"
+	"                         prints what it did before the counters.\n"
 	"\n"
 	"Example (as root):\n"
 	"  netpath run --tap tap0 --addr 10.0.0.2/24 --host-addr 10.0.0.1/24 --trace\n"
-	"  ping 10.0.0.2          # from another terminal\n";
+	"  ping 10.0.0.2          # from another terminal\n"
+	"  netpath run --tap tap0 --addr 10.0.0.2/24 --host-addr 10.0.0.1/24 --serve echo\n"
+	"  echo hello | socat - UDP4:10.0.0.2:7   # from another terminal\n";
 
 static const char help_ping[] =
 	"usage: netpath ping [--tap IFNAME --addr A.B.C.D/N [--gateway A.B.C.D]\n"

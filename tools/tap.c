@@ -3,15 +3,21 @@
  * on the real clock by np_stack_run (epoll on the TAP fds and timers).
  *   cmd_run -> tool_dev_setup (np_tap_open, np_addr_add, np_tap_set_host_addr)
  *           -> np_stack_run(s, -1) until SIGINT/SIGTERM -> np_stack_print_counters
+ *      with --serve: np_stack_start (the stack's thread) + serve_start (an app thread
+ *           each, serve.c) -> sigtimedwait for SIGINT/SIGTERM -> serve_stop -> np_stack_join
  *   cmd_ping -> np_ping_send each interval -> np_stack_run(s, small timeout)
  *            -> ping_reply (np_ping_handler callback) -> iputils-style summary
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "netpath/socket.h"
 #include "tool.h"
 
 /* ---- device set-up shared by run and ping ---- */
@@ -339,75 +345,158 @@ static int tap_stack_setup(struct tap_stack *t, struct tap_opts *o, const char *
 
 /* ---- netpath run ---- */
 
+/* Without --serve: this thread is the stack's (np_stack_run) until SIGINT/SIGTERM. */
+static void run_in_this_thread(struct tap_stack *t, struct tap_opts *o, long long interval_ns)
+{
+	tool_signals_install(t->s);
+	for (int i = 0; i < o->ndevs; i++)
+		tool_dev_ready(&o->devs[i]);
+
+	uint64_t started = np_stack_now(t->s);
+	while (!tool_signalled()) {
+		if (interval_ns > 0) {
+			uint64_t until = np_stack_now(t->s) + (uint64_t)interval_ns;
+			while (!tool_signalled() && np_stack_now(t->s) < until) {
+				uint64_t left = until - np_stack_now(t->s);
+				np_stack_run(t->s, (int)((left + 999999) / 1000000));
+			}
+			if (tool_signalled())
+				break;
+			printf("--- counters after %.1f s ---\n", (double)(np_stack_now(t->s) - started) / 1e9);
+			np_stack_print_counters(t->s, stdout);
+			fflush(stdout);
+		} else {
+			np_stack_run(t->s, -1);
+		}
+	}
+	tool_signals_reset();
+	fprintf(stderr, "netpath: stopping\n");
+}
+
+/*
+ * With --serve: the stack runs in a thread of its own (np_stack_start), each
+ * app in its own, and this thread only waits for SIGINT/SIGTERM (printing
+ * the counters every --counters-interval). The two signals are blocked in
+ * every thread and taken here by sigtimedwait, so none lands in a stack or
+ * app thread. The apps stop first, then the stack. 0, or 1 if it could not start.
+ */
+static int run_with_apps(struct tap_stack *t, struct tap_opts *o, struct serve_set *sv, long long interval_ns)
+{
+	sigset_t sigs, old;
+	int rc;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);   /* inherited by the threads started below */
+	signal(SIGPIPE, SIG_IGN);
+	rc = np_stack_start(t->s);
+	if (rc < 0) {
+		fprintf(stderr, "netpath: cannot start the stack's thread: %s\n", strerror(-rc));
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return 1;
+	}
+	if (serve_start(sv, t->s) < 0) {
+		serve_stop(sv);
+		np_stack_join(t->s);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return 1;
+	}
+	serve_announce(sv, stderr);
+	for (int i = 0; i < o->ndevs; i++)
+		tool_dev_ready(&o->devs[i]);
+
+	uint64_t started = np_stack_now(t->s);
+	for (;;) {
+		long long wait_ns = interval_ns > 0 ? interval_ns : 3600LL * 1000000000LL;
+		struct timespec ts = { .tv_sec = (time_t)(wait_ns / 1000000000LL), .tv_nsec = (long)(wait_ns % 1000000000LL) };
+		int sig = sigtimedwait(&sigs, NULL, &ts);
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		if (sig < 0 && errno == EAGAIN && interval_ns > 0) {
+			printf("--- counters after %.1f s ---\n", (double)(np_stack_now(t->s) - started) / 1e9);
+			np_stack_print_counters(t->s, stdout);
+			fflush(stdout);
+		}
+	}
+	fprintf(stderr, "netpath: stopping\n");
+	serve_stop(sv);
+	np_stack_join(t->s);
+	serve_print(sv, stdout);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct tap_opts o;
 	struct tap_stack t;
+	struct serve_set *sv;
 	long long interval_ns = 0;
 	const char *v;
-	int r;
+	int r, rc = EXIT_USAGE;
 
 	memset(&o, 0, sizeof(o));
+	sv = serve_new();
+	if (sv == NULL) {
+		fprintf(stderr, "netpath: run: out of memory\n");
+		return 1;
+	}
 	for (int i = 1; i < argc; i++) {
 		r = tap_opt("run", &o, argc, argv, &i);
 		if (r < 0)
-			return EXIT_USAGE;
+			goto out;
 		if (r > 0)
 			continue;
 		r = tool_opt("run", argc, argv, &i, "--counters-interval", &v);
 		if (r < 0)
-			return EXIT_USAGE;
+			goto out;
 		if (r > 0) {
 			interval_ns = tool_parse_seconds(v);
 			if (interval_ns <= 0) {
 				tool_usage_error("run", "bad --counters-interval '%s' (seconds > 0)", v);
-				return EXIT_USAGE;
+				goto out;
 			}
+			continue;
+		}
+		r = tool_opt("run", argc, argv, &i, "--serve", &v);
+		if (r < 0)
+			goto out;
+		if (r > 0) {
+			if (serve_add(sv, "run", v) < 0)
+				goto out;
 			continue;
 		}
 		if (argv[i][0] == '-')
 			tool_usage_error("run", "unknown option %s", argv[i]);
 		else
 			tool_usage_error("run", "unexpected argument %s", argv[i]);
-		return EXIT_USAGE;
+		goto out;
 	}
 	if (o.ndevs == 0) {
 		tool_usage_error("run", "give a device with --tap IFNAME");
-		return EXIT_USAGE;
+		goto out;
 	}
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (tap_stack_setup(&t, &o, "netpath") < 0) {
 		tap_stack_free(&t, &o);
-		return 1;
+		rc = 1;
+		goto out;
 	}
-	tool_signals_install(t.s);
-	for (int i = 0; i < o.ndevs; i++)
-		tool_dev_ready(&o.devs[i]);
-
-	uint64_t started = np_stack_now(t.s);
-	while (!tool_signalled()) {
-		if (interval_ns > 0) {
-			uint64_t until = np_stack_now(t.s) + (uint64_t)interval_ns;
-			while (!tool_signalled() && np_stack_now(t.s) < until) {
-				uint64_t left = until - np_stack_now(t.s);
-				np_stack_run(t.s, (int)((left + 999999) / 1000000));
-			}
-			if (tool_signalled())
-				break;
-			printf("--- counters after %.1f s ---\n", (double)(np_stack_now(t.s) - started) / 1e9);
-			np_stack_print_counters(t.s, stdout);
-			fflush(stdout);
-		} else {
-			np_stack_run(t.s, -1);
-		}
+	if (serve_count(sv) > 0) {
+		rc = run_with_apps(&t, &o, sv, interval_ns);
+	} else {
+		run_in_this_thread(&t, &o, interval_ns);
+		rc = 0;
 	}
-	tool_signals_reset();
-	fprintf(stderr, "netpath: stopping\n");
-	np_stack_print_counters(t.s, stdout);
+	if (rc == 0)
+		np_stack_print_counters(t.s, stdout);
 	fflush(stdout);
 	tap_stack_free(&t, &o);
-	return 0;
+out:
+	serve_free(sv);
+	return rc;
 }
 
 /* ---- netpath ping ---- */

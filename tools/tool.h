@@ -3,6 +3,7 @@
  * written only against the public API (the headers in include/netpath), like any other
  * program that links libnetpath.
  *   main (netpath.c) -> cmd_demo (demo.c) | cmd_run, cmd_ping (tap.c)
+ *   cmd_run --serve -> serve_* (serve.c): apps inside the stack
  */
 #ifndef NP_TOOL_H
 #define NP_TOOL_H
@@ -72,5 +73,25 @@ struct tool_dev {
 int tool_dev_setup(struct np_stack *s, struct tool_dev *d);
 /* "netpath: np0 up, 10.0.0.2/24, mac 02:..." on stderr (tests wait for it). */
 void tool_dev_ready(const struct tool_dev *d);
+
+/*
+ * `run --serve NAME[=ARG]` (serve.c): built-in apps (UDP echo, discard)
+ * written against the socket API, each in a thread beside the stack's.
+ */
+struct serve_set;
+struct serve_set *serve_new(void);
+/* Stops the apps if running and frees the set. */
+void serve_free(struct serve_set *set);
+int serve_count(const struct serve_set *set);
+/* Adds one --serve spec; -1 after printing a clear error (unknown name, needs TCP, bad port). */
+int serve_add(struct serve_set *set, const char *cmd, const char *spec);
+/* Opens and binds each app's socket and starts its thread; -1 after printing an error. */
+int serve_start(struct serve_set *set, struct np_stack *s);
+/* "netpath: serving udp echo on port 7, udp discard on port 9" */
+void serve_announce(const struct serve_set *set, FILE *out);
+/* Wakes and joins every app thread and closes its socket (before the stack stops). */
+void serve_stop(struct serve_set *set);
+/* One line per app: what it received, echoed, and any send errors. */
+void serve_print(const struct serve_set *set, FILE *out);
 
 #endif
