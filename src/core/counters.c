@@ -25,18 +25,28 @@ const char *np_drop_reason_name(int r) { return r >= 0 && r < NP_DROP_MAX ? drop
 const char *np_drop_reason_desc(int r) { return r >= 0 && r < NP_DROP_MAX ? drop_descs[r] : NULL; }
 const char *np_mib_name(int f) { return f >= 0 && f < NP_MIB_MAX ? mib_names[f] : NULL; }
 
+/* Counters are written by the softirq round: readers from other threads take the stack lock. */
 uint64_t np_stack_mib(const struct np_stack *s, enum np_mib_field f)
 {
-	return (unsigned)f < NP_MIB_MAX ? s->mib[f] : 0;
+	struct np_stack *w = (struct np_stack *)s;
+	np_stack_lock(w);
+	uint64_t v = (unsigned)f < NP_MIB_MAX ? s->mib[f] : 0;
+	np_stack_unlock(w);
+	return v;
 }
 
 uint64_t np_stack_drops(const struct np_stack *s, enum np_drop_reason r)
 {
-	return (unsigned)r < NP_DROP_MAX ? s->drops[r] : 0;
+	struct np_stack *w = (struct np_stack *)s;
+	np_stack_lock(w);
+	uint64_t v = (unsigned)r < NP_DROP_MAX ? s->drops[r] : 0;
+	np_stack_unlock(w);
+	return v;
 }
 
 void np_stack_print_counters(struct np_stack *s, FILE *out)
 {
+	np_stack_lock(s);
 	fprintf(out, "Devices of %s:\n", s->name);
 	for (struct net_device *d = s->dev_list; d; d = d->next) {
 		const struct net_device_stats *st = &d->stats;
@@ -64,4 +74,5 @@ void np_stack_print_counters(struct np_stack *s, FILE *out)
 	}
 	if (!any)
 		fprintf(out, "  (none)\n");
+	np_stack_unlock(s);
 }

@@ -169,14 +169,20 @@ uint64_t np_stack_now(const struct np_stack *s) { return np_clock_now(s->clock);
 uint64_t np_stack_next_timer(const struct np_stack *s) { return timers_next(s); }
 int np_stack_fd(const struct np_stack *s) { return s->epfd; }
 
+/* Empties the wake-up eventfd so np_stack_fd is readable only while there is work. */
+static void drain_wakefd(struct np_stack *s)
+{
+	uint64_t v;
+	ssize_t n = read(s->wakefd, &v, sizeof(v));
+	(void)n;
+}
+
 /* The "hard IRQ" half: devices that raised an interrupt get their NAPI scheduled. */
 static int handle_irqs(struct np_stack *s)
 {
 	if (!atomic_load(&s->irq_pending) || !atomic_exchange(&s->irq_pending, 0))
 		return 0;
-	uint64_t v;
-	ssize_t n = read(s->wakefd, &v, sizeof(v));
-	(void)n;
+	drain_wakefd(s);
 	int work = 0;
 	for (struct net_device *d = s->dev_list; d; d = d->next) {
 		if (atomic_load(&d->irq_pending) && atomic_exchange(&d->irq_pending, 0)) {
@@ -300,11 +306,14 @@ int np_stack_run(struct np_stack *s, int timeout_ms)
 			struct net_device *dev = evs[i].data.ptr;
 			if (dev)
 				napi_schedule(&dev->napi);
+			else
+				drain_wakefd(s);
 		}
 		np_stack_unlock(s);
 	}
-	/* A stop request ends one run. */
+	/* A stop request ends one run; its wake-up is consumed with it. */
 	atomic_store(&s->stop, 0);
+	drain_wakefd(s);
 	return 0;
 }
 
@@ -420,6 +429,8 @@ int np_dev_capture(struct np_dev *d, struct np_capture *c)
 
 void np_dev_stats(const struct np_dev *d, struct np_dev_stats *st)
 {
+	struct np_stack *s = ((const struct net_device *)d)->stack;
+	np_stack_lock(s);
 	const struct net_device_stats *x = &((const struct net_device *)d)->stats;
 	st->rx_packets = x->rx_packets;
 	st->rx_bytes = x->rx_bytes;
@@ -431,4 +442,5 @@ void np_dev_stats(const struct np_dev *d, struct np_dev_stats *st)
 	st->tx_errors = x->tx_errors;
 	st->tx_dropped = x->tx_dropped;
 	st->tx_carrier = x->tx_carrier;
+	np_stack_unlock(s);
 }
