@@ -26,46 +26,12 @@
 #include "wire/icmp.h"
 #include "wire/ipv4.h"
 
-#define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
 #define OUR_IP IP(10, 0, 0, 1)
 #define PEER_IP IP(10, 0, 0, 2)
 #define MAX_CAP 128
+#include "capdev.h"
 
 static const uint8_t peer_mac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-
-/* ---- the test device: captures every frame the stack transmits ---- */
-
-struct cap {
-	int n;
-	uint32_t len[MAX_CAP];
-	uint8_t *frame[MAX_CAP];
-};
-
-static netdev_tx_t cap_xmit(struct sk_buff *skb, struct net_device *dev)
-{
-	struct cap *c = dev->priv;
-	if (c->n < MAX_CAP) {
-		c->frame[c->n] = malloc(skb->len);
-		memcpy(c->frame[c->n], skb->data, skb->len);
-		c->len[c->n++] = skb->len;
-	}
-	consume_skb(skb);
-	return NETDEV_TX_OK;
-}
-
-static void cap_clear(struct cap *c)
-{
-	for (int i = 0; i < c->n; i++)
-		free(c->frame[i]);
-	c->n = 0;
-}
-
-static void cap_uninit(struct net_device *dev) { cap_clear(dev->priv); }
-
-static const struct net_device_ops cap_ops = {
-	.ndo_start_xmit = cap_xmit,
-	.ndo_uninit = cap_uninit,
-};
 
 struct env {
 	struct np_clock *clk;
@@ -82,13 +48,9 @@ static int setup(void **state)
 	struct np_stack_config cfg = { .name = "ipin", .clock = e->clk, .seed = 7 };
 	e->s = np_stack_create(&cfg);
 	assert_non_null(e->s);
-	e->dev = alloc_netdev(e->s, "eth0", sizeof(struct cap));
+	e->dev = capdev_add(e->s, "eth0");
 	assert_non_null(e->dev);
-	ether_setup(e->dev);
-	e->dev->netdev_ops = &cap_ops;
 	e->cap = e->dev->priv;
-	assert_int_equal(register_netdev(e->dev), 0);
-	assert_int_equal(dev_open(e->dev), 0);
 	assert_int_equal(inet_addr_add(e->dev, OUR_IP, 24), 0);
 	assert_int_equal(neigh_add_permanent(e->s, e->dev, PEER_IP, peer_mac), 0);
 	*state = e;
