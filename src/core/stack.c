@@ -263,17 +263,27 @@ void np_stack_unwatch_fd(struct np_stack *s, int fd)
 		s->watched_fds--;
 }
 
-void np_stack_stop(struct np_stack *s)
+void np_stack_wake(struct np_stack *s)
 {
-	atomic_store(&s->stop, 1);
 	uint64_t one = 1;
 	ssize_t n = write(s->wakefd, &one, sizeof(one));
 	(void)n;
 }
 
+void np_stack_stop(struct np_stack *s)
+{
+	atomic_store(&s->stop, 1);
+	np_stack_wake(s);
+}
+
 int np_stack_run(struct np_stack *s, int timeout_ms)
 {
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : np_stack_now(s) + (uint64_t)timeout_ms * NSEC_PER_MSEC;
+	int rc = 0;
+	np_stack_lock(s);
+	s->run_thread = pthread_self();
+	atomic_store(&s->in_run, 1);
+	np_stack_unlock(s);
 	while (!atomic_load(&s->stop)) {
 		/* Softirq rounds until idle, but never starve the wait below for too long. */
 		for (int rounds = 0; rounds < 64 && np_stack_poll(s) > 0; rounds++)
@@ -299,8 +309,10 @@ int np_stack_run(struct np_stack *s, int timeout_ms)
 			break;
 		struct epoll_event evs[16];
 		int n = epoll_wait(s->epfd, evs, 16, wait_ms);
-		if (n < 0 && errno != EINTR)
-			return -errno;
+		if (n < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
 		np_stack_lock(s);
 		for (int i = 0; i < n; i++) {
 			struct net_device *dev = evs[i].data.ptr;
@@ -312,9 +324,10 @@ int np_stack_run(struct np_stack *s, int timeout_ms)
 		np_stack_unlock(s);
 	}
 	/* A stop request ends one run; its wake-up is consumed with it. */
+	atomic_store(&s->in_run, 0);
 	atomic_store(&s->stop, 0);
 	drain_wakefd(s);
-	return 0;
+	return rc;
 }
 
 int np_sim_run(struct np_stack **stacks, int n, struct np_clock *clock, uint64_t until_ns)

@@ -22,6 +22,7 @@ struct fib_table;
 struct neigh_table;
 struct np_ping_state;
 struct udp_table;
+struct tcp_hashinfo;
 
 #define NF_INET_NUMHOOKS 5
 
@@ -43,6 +44,23 @@ struct np_sysctls {
 	long neigh_mcast_solicit;
 	long neigh_ucast_solicit;
 	long neigh_gc_stale_ms;
+	/* TCP (net/tcp/): Linux's names; vectors such as tcp_rmem split into _default/_max */
+	long somaxconn;                   /* net.core.somaxconn */
+	long tcp_rmem_default, tcp_rmem_max;
+	long tcp_wmem_default, tcp_wmem_max;
+	long tcp_fin_timeout;             /* s */
+	long tcp_keepalive_time, tcp_keepalive_intvl, tcp_keepalive_probes; /* s, s, count */
+	long tcp_retries1, tcp_retries2, tcp_orphan_retries;
+	long tcp_syn_retries, tcp_synack_retries;
+	long tcp_max_syn_backlog;
+	long tcp_rto_min_ms, tcp_rto_max_ms;
+	long tcp_timewait_len_ms;         /* 2*MSL (Linux: TCP_TIMEWAIT_LEN, 60 s) */
+	long tcp_max_tw_buckets;
+	long tcp_challenge_ack_limit;     /* per second, per stack (RFC 5961 10) */
+	long tcp_invalid_ratelimit;       /* ms between out-of-window/challenge ACKs per socket */
+	long tcp_min_snd_mss;
+	long tcp_abort_on_overflow;
+	long tcp_rfc1337;
 };
 
 struct np_stack {
@@ -71,6 +89,8 @@ struct np_stack {
 	_Atomic pthread_t lock_owner;        /* atomics: other threads read them to test "is it me" */
 	_Atomic int lock_depth;
 	pthread_t thread;                   /* np_stack_start */
+	pthread_t run_thread;               /* the thread inside np_stack_run, while in_run */
+	atomic_int in_run;
 	int thread_running;
 	struct sock *sock_list;             /* every sock of the stack, for teardown */
 
@@ -96,6 +116,7 @@ struct np_stack {
 	uint16_t ip_id_next;
 	struct np_ping_state *ping;
 	struct udp_table *udp_table;           /* net/udp/udp.c: port, address and 4-tuple hashes */
+	struct tcp_hashinfo *tcp_hash;         /* net/tcp/tcp_ipv4.c: established, listening and bind hashes */
 	uint64_t icmp_tokens_ns, icmp_last_ns; /* icmp_ratelimit token bucket */
 
 	/* allocator (core/skbuff.c) */
@@ -121,6 +142,9 @@ struct np_stack {
 /* The stack lock (Linux's socket spinlock + softirq exclusion in one); recursive for its holder. */
 void np_stack_lock(struct np_stack *s);
 void np_stack_unlock(struct np_stack *s);
+
+/* Wakes np_stack_run from another thread (its epoll sees the eventfd). */
+void np_stack_wake(struct np_stack *s);
 
 /* Uniform random numbers from the stack's generator (not for secrets). */
 uint64_t np_random(struct np_stack *s);

@@ -78,6 +78,12 @@ int mod_timer(struct np_stack *s, struct np_timer *t, uint64_t expires)
 	s->timer_heap[s->timer_count] = t;
 	t->heap_idx = ++s->timer_count;
 	sift_up(s, s->timer_count - 1);
+	/*
+	 * An application thread armed the earliest timer while the stack's loop
+	 * sleeps on the old deadline: wake it so it sleeps on the new one.
+	 */
+	if (t->heap_idx == 1 && atomic_load(&s->in_run) && !pthread_equal(pthread_self(), s->run_thread))
+		np_stack_wake(s);
 	return 0;
 }
 
