@@ -52,6 +52,30 @@
 	X(UDP_BAD_LEN, "UDP length field invalid") \
 	X(TCP_CSUM, "TCP checksum error") \
 	X(TCP_HDR, "TCP header invalid") \
+	X(TCP_FLAGS, "TCP flags invalid (SYN+FIN, SYN+RST, or none of SYN/ACK/RST)") \
+	X(TCP_ZEROWINDOW, "TCP data arrived while the receive window was zero") \
+	X(TCP_OLD_DATA, "TCP data already received (a spurious retransmission)") \
+	X(TCP_OVERWINDOW, "TCP data beyond the receive window") \
+	X(TCP_OFOMERGE, "TCP out-of-order data already held in the out-of-order queue") \
+	X(TCP_OLD_SEQUENCE, "TCP segment entirely before RCV.NXT (duplicate)") \
+	X(TCP_INVALID_SEQUENCE, "TCP segment outside the receive window") \
+	X(TCP_RESET, "TCP RST not exactly at RCV.NXT (RFC 5961 3.2: challenge ACK or ignored)") \
+	X(TCP_INVALID_SYN, "TCP SYN on a synchronized connection (RFC 5961 4.2)") \
+	X(TCP_CLOSE, "TCP segment for a closed connection") \
+	X(TCP_FIN, "TCP segment after the peer's FIN, or FIN in a state that ignores it") \
+	X(TCP_OLD_ACK, "TCP ACK older than SND.UNA - MAX.SND.WND (RFC 5961 5.2)") \
+	X(TCP_TOO_OLD_ACK, "TCP ACK too old to process") \
+	X(TCP_ACK_UNSENT_DATA, "TCP ACK for data not yet sent (RFC 5961 5.2)") \
+	X(TCP_NO_ACK, "TCP segment without ACK in a synchronized state") \
+	X(TCP_OFO_QUEUE_PRUNE, "TCP out-of-order queue pruned for memory") \
+	X(TCP_OFO_DROP, "TCP out-of-order segment dropped (queue caps or memory)") \
+	X(TCP_LISTEN_OVERFLOW, "TCP accept queue full") \
+	X(TCP_REQQFULLDROP, "TCP SYN queue full") \
+	X(TCP_LISTEN_NOSYN, "TCP segment to a listener that is not a SYN") \
+	X(TCP_TIMEWAIT, "TCP segment for a TIME_WAIT connection, answered or ignored") \
+	X(TCP_ABORT_ON_DATA, "TCP data received after the socket was closed") \
+	X(TCP_SYNSENT, "TCP segment unacceptable in SYN-SENT") \
+	X(PROTO_MEM, "socket receive memory exhausted") \
 	X(NO_SOCKET, "no socket for the packet") \
 	X(SOCKET_RCVBUFF, "socket receive buffer full") \
 	X(SOCKET_CLOSE, "socket closed with data queued") \

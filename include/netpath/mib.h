@@ -23,6 +23,17 @@
 	X(Tcp, ActiveOpens) X(Tcp, PassiveOpens) X(Tcp, AttemptFails) X(Tcp, EstabResets) \
 	X(Tcp, CurrEstab) X(Tcp, InSegs) X(Tcp, OutSegs) X(Tcp, RetransSegs) X(Tcp, InErrs) \
 	X(Tcp, OutRsts) X(Tcp, InCsumErrors) \
+	X(TcpExt, EmbryonicRsts) X(TcpExt, TW) X(TcpExt, DelayedACKs) X(TcpExt, ListenOverflows) \
+	X(TcpExt, ListenDrops) X(TcpExt, TCPRenoRecovery) X(TcpExt, TCPTimeouts) X(TcpExt, TCPFastRetrans) \
+	X(TcpExt, TCPSlowStartRetrans) X(TcpExt, TCPAbortOnData) X(TcpExt, TCPAbortOnClose) \
+	X(TcpExt, TCPAbortOnTimeout) X(TcpExt, TCPAbortOnLinger) X(TcpExt, TCPBacklogDrop) \
+	X(TcpExt, TCPRcvQDrop) X(TcpExt, TCPZeroWindowDrop) X(TcpExt, TCPOFOQueue) X(TcpExt, TCPOFODrop) \
+	X(TcpExt, TCPOFOMerge) X(TcpExt, OfoPruned) X(TcpExt, TCPChallengeACK) X(TcpExt, TCPSYNChallenge) \
+	X(TcpExt, TCPACKSkippedSeq) X(TcpExt, TCPACKSkippedChallenge) X(TcpExt, TCPACKSkippedTimeWait) \
+	X(TcpExt, TCPSynRetrans) X(TcpExt, TCPWinProbe) X(TcpExt, TCPKeepAlive) X(TcpExt, TCPTimeWaitOverflow) \
+	X(TcpExt, OutOfWindowIcmps) X(TcpExt, TCPReqQFullDrop) X(TcpExt, TCPOrigDataSent) \
+	X(TcpExt, TCPRetransFail) X(TcpExt, TCPPureAcks) X(TcpExt, TCPToZeroWindowAdv) \
+	X(TcpExt, TCPFromZeroWindowAdv) X(TcpExt, TCPWantZeroWindowAdv) X(TcpExt, TCPLossUndo) \
 	X(ArpCache, Allocs) X(ArpCache, Destroys) X(ArpCache, Lookups) X(ArpCache, Hits) \
 	X(ArpCache, ResFailed) X(ArpCache, RcvProbesUcast) X(ArpCache, RcvProbesMcast) \
 	X(ArpCache, UnresolvedDiscards) X(ArpCache, TableFulls) X(ArpCache, ForcedGcRuns)

@@ -33,6 +33,30 @@ static const struct sysctl_entry sysctl_table[] = {
 	SC("net.ipv4.neigh.default.mcast_solicit", neigh_mcast_solicit, 0, 255),
 	SC("net.ipv4.neigh.default.ucast_solicit", neigh_ucast_solicit, 0, 255),
 	SC("net.ipv4.neigh.default.gc_stale_time_ms", neigh_gc_stale_ms, 1, 36000000),
+	SC("net.core.somaxconn", somaxconn, 0, 65535),
+	SC("net.ipv4.tcp_rmem_default", tcp_rmem_default, 4096, 1L << 30),
+	SC("net.ipv4.tcp_rmem_max", tcp_rmem_max, 4096, 1L << 30),
+	SC("net.ipv4.tcp_wmem_default", tcp_wmem_default, 4096, 1L << 30),
+	SC("net.ipv4.tcp_wmem_max", tcp_wmem_max, 4096, 1L << 30),
+	SC("net.ipv4.tcp_fin_timeout", tcp_fin_timeout, 1, 86400),
+	SC("net.ipv4.tcp_keepalive_time", tcp_keepalive_time, 1, 32767),
+	SC("net.ipv4.tcp_keepalive_intvl", tcp_keepalive_intvl, 1, 32767),
+	SC("net.ipv4.tcp_keepalive_probes", tcp_keepalive_probes, 1, 127),
+	SC("net.ipv4.tcp_retries1", tcp_retries1, 0, 255),
+	SC("net.ipv4.tcp_retries2", tcp_retries2, 0, 255),
+	SC("net.ipv4.tcp_orphan_retries", tcp_orphan_retries, 0, 255),
+	SC("net.ipv4.tcp_syn_retries", tcp_syn_retries, 1, 127),
+	SC("net.ipv4.tcp_synack_retries", tcp_synack_retries, 0, 255),
+	SC("net.ipv4.tcp_max_syn_backlog", tcp_max_syn_backlog, 1, 1L << 24),
+	SC("net.ipv4.tcp_rto_min_ms", tcp_rto_min_ms, 1, 120000),
+	SC("net.ipv4.tcp_rto_max_ms", tcp_rto_max_ms, 1000, 120000),
+	SC("net.ipv4.tcp_timewait_len_ms", tcp_timewait_len_ms, 1, 3600000),
+	SC("net.ipv4.tcp_max_tw_buckets", tcp_max_tw_buckets, 0, 1L << 24),
+	SC("net.ipv4.tcp_challenge_ack_limit", tcp_challenge_ack_limit, 0, 0x7fffffffL),
+	SC("net.ipv4.tcp_invalid_ratelimit", tcp_invalid_ratelimit, 0, 3600000),
+	SC("net.ipv4.tcp_min_snd_mss", tcp_min_snd_mss, 48, 65535),
+	SC("net.ipv4.tcp_abort_on_overflow", tcp_abort_on_overflow, 0, 1),
+	SC("net.ipv4.tcp_rfc1337", tcp_rfc1337, 0, 1),
 };
 #undef SC
 
@@ -57,6 +81,30 @@ void sysctl_defaults(struct np_sysctls *sc)
 	sc->neigh_mcast_solicit = NP_NEIGH_MCAST_PROBES;
 	sc->neigh_ucast_solicit = NP_NEIGH_UCAST_PROBES;
 	sc->neigh_gc_stale_ms = 60000;
+	sc->somaxconn = 4096;
+	sc->tcp_rmem_default = 131072;    /* Linux's tcp_rmem: 4096 131072 6291456 */
+	sc->tcp_rmem_max = 6291456;
+	sc->tcp_wmem_default = 16384;     /* Linux's tcp_wmem: 4096 16384 4194304 */
+	sc->tcp_wmem_max = 4194304;
+	sc->tcp_fin_timeout = 60;
+	sc->tcp_keepalive_time = 7200;
+	sc->tcp_keepalive_intvl = 75;
+	sc->tcp_keepalive_probes = 9;
+	sc->tcp_retries1 = 3;
+	sc->tcp_retries2 = 15;
+	sc->tcp_orphan_retries = 0;       /* 0 means 8, as Linux */
+	sc->tcp_syn_retries = 6;
+	sc->tcp_synack_retries = 5;
+	sc->tcp_max_syn_backlog = 1024;
+	sc->tcp_rto_min_ms = 200;
+	sc->tcp_rto_max_ms = 120000;
+	sc->tcp_timewait_len_ms = 60000;
+	sc->tcp_max_tw_buckets = 262144;
+	sc->tcp_challenge_ack_limit = 1000;
+	sc->tcp_invalid_ratelimit = 500;
+	sc->tcp_min_snd_mss = 48;
+	sc->tcp_abort_on_overflow = 0;
+	sc->tcp_rfc1337 = 0;
 }
 
 static const struct sysctl_entry *sysctl_find(const char *name)

@@ -7,23 +7,42 @@
  *   np_bind -> inet_bind -> get_port
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "core/stack.h"
 #include "net/ipv4/route.h"
+#include "net/tcp/tcp.h"
 #include "net/udp/udp.h"
 #include "socket/sock.h"
 #include "wire/ipv4.h"
 
-int inet_init(struct np_stack *s) { return udp_init(s); }
-void inet_free(struct np_stack *s) { udp_free(s); }
+int inet_init(struct np_stack *s)
+{
+	int err = udp_init(s);
+	return err ? err : tcp_init(s);
+}
+
+void inet_free(struct np_stack *s)
+{
+	tcp_free(s);
+	udp_free(s);
+}
 
 static int inet_release(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
 	if (!sk)
 		return 0;
+	if (sk->sk_type == SOCK_STREAM) {
+		/* tcp_close orphans the sock itself (FIN handshake, SO_LINGER) and wakes blocked threads. */
+		sk->sk_prot->close(sk);
+		sk->sk_socket = NULL;
+		sock->sk = NULL;
+		sock_put(sk);
+		return 0;
+	}
 	sk->sk_flags |= SOCK_DEAD_;
 	/* Threads still blocked on this socket wake up and see it shut down. */
 	sk->sk_shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
@@ -105,7 +124,9 @@ static int inet_getname(struct socket *sock, struct sockaddr *uaddr, socklen_t *
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	if (peer) {
-		if (!sk->inet_dport)
+		/* Linux's inet_getname: a stream socket not (yet) connected has no peer. */
+		if (!sk->inet_dport ||
+		    (sk->sk_type == SOCK_STREAM && (sk->sk_state == TCP_CLOSE || sk->sk_state == TCP_SYN_SENT)))
 			return -ENOTCONN;
 		sin.sin_port = htons(sk->inet_dport);
 		sin.sin_addr.s_addr = htonl(sk->inet_daddr);
@@ -134,6 +155,25 @@ static int inet_shutdown(struct socket *sock, int how)
 		return -EINVAL;
 	int mask = how + 1;   /* SHUT_RD -> RCV_SHUTDOWN, SHUT_WR -> SEND_SHUTDOWN, both */
 	int rc = 0;
+	if (sock->state == SS_CONNECTING) {
+		if (sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV || sk->sk_state == TCP_CLOSE)
+			sock->state = SS_DISCONNECTING;
+		else
+			sock->state = SS_CONNECTED;
+	}
+	if (sk->sk_type == SOCK_STREAM && (sk->sk_state == TCP_SYN_SENT ||
+					   (sk->sk_state == TCP_LISTEN && (mask & RCV_SHUTDOWN)))) {
+		/* Linux's inet_shutdown: a connection attempt or a listener is simply taken down. */
+		sk->sk_shutdown |= mask;
+		rc = sk->sk_prot->disconnect(sk, O_NONBLOCK);
+		sock->state = rc ? SS_DISCONNECTING : SS_UNCONNECTED;
+		sk->sk_state_change(sk);
+		return rc;
+	}
+	if (sk->sk_type == SOCK_STREAM && sk->sk_state == TCP_LISTEN) {
+		sk->sk_state_change(sk);
+		return 0;
+	}
 	/* Linux sets the flags even on an unconnected datagram socket, so pollers wake. */
 	if (sk->sk_state == TCP_CLOSE_)
 		rc = -ENOTCONN;
@@ -262,6 +302,161 @@ static ssize_t inet_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	}
 }
 
+/* Stream send/receive: TCP waits (and gives up ownership while waiting) by itself. */
+static ssize_t inet_stream_sendmsg(struct socket *sock, const struct msghdr *msg, size_t len, int flags)
+{
+	struct sock *sk = sock->sk;
+	lock_sock(sk);
+	ssize_t n = sk->sk_prot->sendmsg(sk, msg, len, flags);
+	release_sock(sk);
+	return n;
+}
+
+static ssize_t inet_stream_recvmsg(struct socket *sock, struct msghdr *msg, size_t len, int flags)
+{
+	struct sock *sk = sock->sk;
+	int addr_len = 0;
+	lock_sock(sk);
+	ssize_t n = sk->sk_prot->recvmsg(sk, msg, len, flags, &addr_len);
+	release_sock(sk);
+	return n;
+}
+
+/*
+ * Linux's __inet_stream_connect: EISCONN, EALREADY, EINPROGRESS for a
+ * non-blocking socket (completion is reported by POLLOUT and SO_ERROR),
+ * else wait up to SO_SNDTIMEO; a refused, reset or timed-out attempt
+ * returns its error (ECONNREFUSED, ETIMEDOUT ...) once.
+ */
+static int inet_stream_connect(struct socket *sock, const struct sockaddr *uaddr, socklen_t len, int flags)
+{
+	struct sock *sk = sock->sk;
+	int err;
+
+	if (!uaddr || len < sizeof(uaddr->sa_family))
+		return -EINVAL;
+	if (uaddr->sa_family == AF_UNSPEC) {
+		lock_sock(sk);
+		err = sk->sk_prot->disconnect(sk, flags);
+		release_sock(sk);
+		sock->state = err ? SS_DISCONNECTING : SS_UNCONNECTED;
+		return err;
+	}
+	switch (sock->state) {
+	default:
+		return -EINVAL;
+	case SS_CONNECTED:
+		return -EISCONN;
+	case SS_CONNECTING:
+		err = -EALREADY;
+		break;
+	case SS_UNCONNECTED:
+		if (sk->sk_state != TCP_CLOSE)
+			return -EISCONN;
+		lock_sock(sk);
+		err = sk->sk_prot->connect(sk, uaddr, len);
+		release_sock(sk);
+		if (err < 0)
+			return err;
+		sock->state = SS_CONNECTING;
+		err = -EINPROGRESS;
+		break;
+	}
+	int nonblock = (flags & O_NONBLOCK) || sock->nonblock;
+	if (sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV) {
+		if (nonblock)
+			return err;
+		uint64_t deadline = sock_deadline(sk, sk->sk_sndtimeo_ns);
+		while (sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV) {
+			int w = sk_wait_event(sk, &sk->sk_wq, deadline);
+			if (w == -ETIMEDOUT || w == -EDEADLK)
+				return -EINPROGRESS;
+		}
+	}
+	if (sk->sk_state == TCP_CLOSE) {
+		err = sock_error(sk);
+		if (!err)
+			err = -ECONNABORTED;
+		sock->state = SS_UNCONNECTED;
+		lock_sock(sk);
+		if (sk->sk_prot->disconnect(sk, flags))
+			sock->state = SS_DISCONNECTING;
+		release_sock(sk);
+		return err;
+	}
+	sock->state = SS_CONNECTED;
+	return 0;
+}
+
+/* Linux's inet_listen. */
+static int inet_listen(struct socket *sock, int backlog)
+{
+	struct sock *sk = sock->sk;
+	if (sock->state != SS_UNCONNECTED || sock->type != SOCK_STREAM)
+		return -EINVAL;
+	if (sk->sk_state != TCP_CLOSE && sk->sk_state != TCP_LISTEN)
+		return -EINVAL;
+	lock_sock(sk);
+	int err = tcp_listen_start(sk, backlog);
+	release_sock(sk);
+	return err;
+}
+
+/*
+ * Linux's inet_accept: the next established connection, grafted onto
+ * newsock (which does not inherit O_NONBLOCK, as Linux's accept). Blocks up
+ * to SO_RCVTIMEO unless non-blocking (-EAGAIN).
+ */
+static int inet_accept(struct socket *sock, struct socket *newsock, int flags)
+{
+	struct sock *sk = sock->sk;
+	int nonblock = sock->nonblock || (flags & O_NONBLOCK);
+	uint64_t deadline = sock_deadline(sk, sk->sk_rcvtimeo_ns);
+	if (!sk->sk_prot->accept)
+		return -EOPNOTSUPP;
+	for (;;) {
+		int err = 0;
+		lock_sock(sk);
+		struct sock *child = sk->sk_prot->accept(sk, flags, &err);
+		release_sock(sk);
+		if (child) {
+			child->sk_socket = newsock;
+			newsock->sk = child;
+			newsock->ops = sock->ops;
+			newsock->type = sock->type;
+			newsock->state = SS_CONNECTED;
+			/* Data or a FIN may have arrived before anyone could be told: say so now. */
+			sock_fd_sync(child);
+			return 0;
+		}
+		if (err != -EAGAIN)
+			return err;
+		if (nonblock)
+			return -EAGAIN;
+		if (sk->sk_prot->poll(sk) & POLLIN)
+			continue;
+		int w = sk_wait_event(sk, &sk->sk_wq, deadline);
+		if (w == -ETIMEDOUT || w == -EDEADLK)
+			return -EAGAIN;
+	}
+}
+
+const struct proto_ops inet_stream_ops = {
+	.family = AF_INET,
+	.release = inet_release,
+	.bind = inet_bind,
+	.connect = inet_stream_connect,
+	.accept = inet_accept,
+	.getname = inet_getname,
+	.poll = inet_poll,
+	.listen = inet_listen,
+	.shutdown = inet_shutdown,
+	.setsockopt = inet_setsockopt,
+	.getsockopt = inet_getsockopt,
+	.sendmsg = inet_stream_sendmsg,
+	.recvmsg = inet_stream_recvmsg,
+};
+
 static int inet_no_listen(struct socket *sock, int backlog) { return -EOPNOTSUPP; }
 static int inet_no_accept(struct socket *sock, struct socket *newsock, int flags) { return -EOPNOTSUPP; }
 
@@ -296,8 +491,12 @@ int inet_create(struct np_stack *s, struct socket *sock, int type, int protocol)
 		protocol = IPPROTO_UDP;
 		break;
 	case SOCK_STREAM:
-		/* TCP joins with its own issue (tcp_prot, inet_stream_ops). */
-		return -EPROTONOSUPPORT;
+		if (protocol != 0 && protocol != IPPROTO_TCP)
+			return -EPROTONOSUPPORT;
+		prot = &tcp_prot;
+		ops = &inet_stream_ops;
+		protocol = IPPROTO_TCP;
+		break;
 	default:
 		return -ESOCKTNOSUPPORT;
 	}

@@ -213,10 +213,30 @@ static void signal_fd(struct sock *sk)
 	}
 }
 
+void sock_fd_sync(struct sock *sk)
+{
+	struct socket *so = sk->sk_socket;
+	if (!so)
+		return;
+	unsigned m = sk->sk_prot->poll ? sk->sk_prot->poll(sk) : datagram_poll(sk);
+	if (m & (POLLIN | POLLERR | POLLHUP | POLLRDHUP)) {
+		signal_fd(sk);
+	} else if (so->readable_signalled) {
+		uint64_t v;
+		if (read(so->fd, &v, sizeof(v)) == sizeof(v))
+			so->readable_signalled = 0;
+	}
+}
+
 /* Clears the eventfd once nothing is left to report, so epoll users see level-triggered readiness. */
 static void maybe_unsignal_fd(struct sock *sk)
 {
 	struct socket *so = sk->sk_socket;
+	if (so && sk->sk_prot->poll) {
+		/* Stream sockets: readiness is whatever their poll mask says. */
+		sock_fd_sync(sk);
+		return;
+	}
 	if (so && so->readable_signalled && skb_queue_empty(&sk->sk_receive_queue) && !sk->sk_err &&
 	    !(sk->sk_shutdown & RCV_SHUTDOWN)) {
 		uint64_t v;
@@ -376,6 +396,20 @@ int sock_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t 
 			sk->sk_sndtimeo_ns = ns;
 		return 0;
 	}
+	if (optname == SO_LINGER) {
+		/* socket(7): l_onoff on + l_linger 0 makes close abortive (RST); else close waits up to l_linger s. */
+		struct linger ling;
+		if (optlen < sizeof(ling))
+			return -EINVAL;
+		memcpy(&ling, optval, sizeof(ling));
+		if (!ling.l_onoff) {
+			sk->sk_flags &= ~SOCK_LINGER_;
+		} else {
+			sk->sk_lingertime = ling.l_linger < 0 ? 0 : ling.l_linger;
+			sk->sk_flags |= SOCK_LINGER_;
+		}
+		return 0;
+	}
 	if (optlen < sizeof(int))
 		return -EINVAL;
 	int val;
@@ -391,7 +425,12 @@ int sock_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t 
 		set_flag(sk, SOCK_BROADCAST_, val);
 		return 0;
 	case SO_KEEPALIVE:
+		if (sk->sk_prot->keepalive)
+			sk->sk_prot->keepalive(sk, !!val);
 		set_flag(sk, SOCK_KEEPOPEN_, val);
+		return 0;
+	case SO_OOBINLINE:
+		set_flag(sk, SOCK_URGINLINE_, val);
 		return 0;
 	case SO_TIMESTAMP:
 		set_flag(sk, SOCK_RCVTSTAMP_, val);
@@ -403,6 +442,7 @@ int sock_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t 
 		if (val < 0)
 			val = 0;
 		sk->sk_rcvbuf = val * 2 < SOCK_MIN_RCVBUF ? SOCK_MIN_RCVBUF : val * 2;
+		sk->sk_userlocks |= SOCK_RCVBUF_LOCK;
 		return 0;
 	case SO_SNDBUF:
 		if (val > SYSCTL_WMEM_MAX)
@@ -410,12 +450,14 @@ int sock_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t 
 		if (val < 0)
 			val = 0;
 		sk->sk_sndbuf = val * 2 < SOCK_MIN_SNDBUF ? SOCK_MIN_SNDBUF : val * 2;
+		sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
 		sk->sk_write_space(sk);
 		return 0;
 	case SO_TYPE:
 	case SO_ERROR:
 	case SO_PROTOCOL:
 	case SO_DOMAIN:
+	case SO_ACCEPTCONN:
 		return -ENOPROTOOPT;
 	default:
 		return -ENOPROTOOPT;
@@ -440,8 +482,14 @@ int sock_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optle
 				      .tv_usec = (suseconds_t)((ns % NSEC_PER_SEC) / NSEC_PER_USEC) };
 		return put_opt(optval, optlen, &tv, sizeof(tv));
 	}
+	if (optname == SO_LINGER) {
+		struct linger ling = { .l_onoff = !!(sk->sk_flags & SOCK_LINGER_), .l_linger = sk->sk_lingertime };
+		return put_opt(optval, optlen, &ling, sizeof(ling));
+	}
 	int v;
 	switch (optname) {
+	case SO_ACCEPTCONN: v = sk->sk_state == 10 /* TCP_LISTEN */; break;
+	case SO_OOBINLINE: v = !!(sk->sk_flags & SOCK_URGINLINE_); break;
 	case SO_REUSEADDR: v = !!(sk->sk_flags & SOCK_REUSEADDR_); break;
 	case SO_REUSEPORT: v = !!(sk->sk_flags & SOCK_REUSEPORT_); break;
 	case SO_BROADCAST: v = !!(sk->sk_flags & SOCK_BROADCAST_); break;
@@ -453,7 +501,12 @@ int sock_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optle
 	case SO_PROTOCOL: v = sk->sk_protocol; break;
 	case SO_DOMAIN: v = sk->sk_family; break;
 	case SO_ERROR:
+		/* Linux's sk_getsockopt: a pending hard error, else the last soft one (e.g. ICMP unreachable). */
 		v = -sock_error(sk);
+		if (!v) {
+			v = sk->sk_err_soft;
+			sk->sk_err_soft = 0;
+		}
 		break;
 	default:
 		return -ENOPROTOOPT;

@@ -46,7 +46,7 @@ struct wait_queue_head {
 void wake_up_all(struct wait_queue_head *wq);
 
 /* sk_state values used by datagram sockets; TCP adds its own. */
-enum { SS_UNCONNECTED = 1, SS_CONNECTED = 3, SS_DISCONNECTING = 4 };
+enum { SS_UNCONNECTED = 1, SS_CONNECTING = 2, SS_CONNECTED = 3, SS_DISCONNECTING = 4 };
 #define TCP_CLOSE_ 7
 #define TCP_ESTABLISHED_ 1
 
@@ -58,7 +58,13 @@ enum {
 	SOCK_KEEPOPEN_ = 1 << 3,
 	SOCK_DEAD_ = 1 << 4,
 	SOCK_RCVTSTAMP_ = 1 << 5,
+	SOCK_LINGER_ = 1 << 6,     /* SO_LINGER on: close waits sk_lingertime (0: abortive RST) */
+	SOCK_DONE_ = 1 << 7,       /* stream: the peer's FIN (or a reset) ended the input */
+	SOCK_URGINLINE_ = 1 << 8,
 };
+
+/* sk->sk_userlocks: what the user fixed, so the stack leaves it alone (Linux's SOCK_*_LOCK). */
+enum { SOCK_SNDBUF_LOCK = 1, SOCK_RCVBUF_LOCK = 2, SOCK_BINDADDR_LOCK = 4, SOCK_BINDPORT_LOCK = 8 };
 
 #define RCV_SHUTDOWN 1
 #define SEND_SHUTDOWN 2
@@ -86,6 +92,10 @@ struct proto {
 	void (*unhash)(struct sock *sk);
 	/* Poll mask beyond the generic datagram one (may be NULL). */
 	unsigned (*poll)(struct sock *sk);
+	/* Stream sockets: the next established child of a listener (Linux's inet_csk_accept), or NULL and *err. */
+	struct sock *(*accept)(struct sock *sk, int flags, int *err);
+	/* SO_KEEPALIVE changed (may be NULL). */
+	void (*keepalive)(struct sock *sk, int on);
 };
 
 struct proto_ops {
@@ -147,6 +157,10 @@ struct sock {
 	int sk_wmem_alloc;               /* bytes in flight below the socket */
 	uint64_t sk_rcvtimeo_ns, sk_sndtimeo_ns; /* 0: forever */
 	int sk_drops;
+	unsigned sk_userlocks;           /* SOCK_*_LOCK */
+	int sk_lingertime;               /* SO_LINGER seconds */
+	unsigned sk_ack_backlog;         /* listener: established children waiting for accept */
+	unsigned sk_max_ack_backlog;     /* listener: listen()'s backlog, capped by net.core.somaxconn */
 	int owned;                       /* lock_sock held by a user thread */
 	pthread_cond_t owned_cond;       /* lock_sock waiters */
 
@@ -201,6 +215,8 @@ void sock_def_readable(struct sock *sk);
 void sock_def_write_space(struct sock *sk);
 /* Poll mask of a datagram socket (datagram_poll). */
 unsigned datagram_poll(struct sock *sk);
+/* Re-evaluates the socket's eventfd from its poll mask (stream sockets after reading or accepting). */
+void sock_fd_sync(struct sock *sk);
 /* Sets sk_err and reports it (wakes readers/pollers). */
 void sk_error_set(struct sock *sk, int err);
 int sock_error(struct sock *sk);   /* returns -sk_err and clears it, or 0 */
@@ -216,5 +232,6 @@ int sock_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optle
 int inet_init(struct np_stack *s);     /* registers udp (and later tcp) */
 void inet_free(struct np_stack *s);
 extern const struct proto_ops inet_dgram_ops;
+extern const struct proto_ops inet_stream_ops;
 
 #endif

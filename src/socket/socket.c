@@ -244,10 +244,61 @@ int np_listen(int fd, int backlog)
 	SOCKCALL(fd, so->ops->listen(so, backlog));
 }
 
+/*
+ * accept(2): a new socket (and eventfd descriptor) for the next connection.
+ * It does not inherit O_NONBLOCK (Linux's accept; accept4 flags are not offered).
+ */
 int np_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-	/* Stream sockets and their accept land with TCP; datagram sockets say EOPNOTSUPP. */
-	SOCKCALL(fd, so->ops->accept(so, NULL, 0));
+	struct sock *sk;
+	struct socket *so = sockfd_lookup_lock(fd, &sk);
+	if (!so)
+		return -1;
+	long rc;
+	struct socket *newso = NULL;
+	if (addr && !addrlen) {
+		rc = -EFAULT;
+		goto out;
+	}
+	if (addr && (int)*addrlen < 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	newso = calloc(1, sizeof(*newso));
+	if (!newso) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	newso->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (newso->fd < 0) {
+		rc = -errno;
+		free(newso);
+		newso = NULL;
+		goto out;
+	}
+	newso->stack = so->stack;
+	atomic_init(&newso->refs, 1);   /* the fd table's */
+	rc = so->ops->accept(so, newso, 0);
+	if (rc < 0) {
+		close(newso->fd);
+		free(newso);
+		newso = NULL;
+		goto out;
+	}
+	if (addr)
+		newso->ops->getname(newso, addr, addrlen, 1);
+	rc = fdt_install(newso->fd, newso);
+	if (rc < 0) {
+		newso->ops->release(newso);
+		close(newso->fd);
+		free(newso);
+		newso = NULL;
+		goto out;
+	}
+	rc = newso->fd;
+out:
+	sockfd_unlock_put(so, sk);
+	return ret_err(rc);
 }
 
 int np_shutdown(int fd, int how)

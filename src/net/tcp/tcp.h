@@ -1,0 +1,377 @@
+/*
+ * TCP (RFC 9293) over IPv4: the declarations the tcp_*.c files share
+ * (Linux's include/net/tcp.h, inet_connection_sock.h, tcp.h).
+ * Place in the packet path (seed 001/003):
+ *   send:    inet_stream_sendmsg -> tcp_sendmsg (skb on sk_write_queue) -> tcp_push
+ *            -> tcp_write_xmit (window, cwnd, Nagle) -> tcp_transmit_skb (clone,
+ *            header, checksum) -> ip_queue_xmit; the skb stays queued until ACKed.
+ *   receive: ip_local_deliver_finish -> tcp_v4_rcv (checksum, lookup)
+ *            -> (owned by user ? sk_add_backlog : tcp_v4_do_rcv)
+ *            -> tcp_rcv_established / tcp_rcv_state_process -> tcp_data_queue
+ *            -> sk_receive_queue -> sk_data_ready -> tcp_recvmsg.
+ * Files: tcp.c (socket calls), tcp_input.c, tcp_output.c, tcp_timer.c,
+ * tcp_ipv4.c (lookup tables, ISN, RST, TIME_WAIT, ICMP), tcp_cong.c (NewReno).
+ */
+#ifndef NP_NET_TCP_TCP_H
+#define NP_NET_TCP_TCP_H
+
+#include <netinet/tcp.h>   /* TCP_ESTABLISHED ... TCP_CLOSING, TCP_NODELAY ... */
+#include <stdint.h>
+
+#include "core/netdevice.h"
+#include "core/skbuff.h"
+#include "core/timer.h"
+#include "net/ipv4/ip.h"
+#include "net/tcp/tcp_seq.h"
+#include "socket/sock.h"
+#include "wire/tcp.h"
+
+struct np_stack;
+struct tcp_sock;
+
+/* ---- constants (Linux's include/net/tcp.h) ---- */
+#define MAX_TCP_HEADER (TCP_HLEN_MAX + 20 + 14)   /* TCP + IP + Ethernet */
+#define TCP_INIT_CWND 10                          /* RFC 6928 */
+#define TCP_MAX_QUICKACKS 16
+#define TCP_DELACK_MIN_NS (40 * NSEC_PER_MSEC)    /* Linux's TCP_DELACK_MIN */
+#define TCP_TIMEOUT_INIT_US 1000000u              /* RFC 6298 2.1: 1 s */
+#define TCP_TIMEOUT_FALLBACK_US 3000000u          /* RFC 6298 5.7 */
+#define TCP_MAX_WINDOW 65535u                     /* no window scaling (yet) */
+#define TCP_MIN_USER_MSS 88                       /* Linux's TCP_MIN_MSS for TCP_MAXSEG */
+#define TCP_OFO_MAX_SEGS 512                      /* out-of-order queue segment cap */
+#define TCP_REORDERING 3                          /* dupacks before fast retransmit (RFC 5681) */
+
+/* A TCP sock's states are <netinet/tcp.h>'s (TCP_ESTABLISHED = 1 ... TCP_CLOSING = 11). */
+#define TCPF_STATE(s) (1u << (s))
+
+/* ---- per-segment control block: after IPCB in skb->cb (Linux's TCP_SKB_CB) ---- */
+enum {
+	TCPCB_LOST = 1,           /* marked lost: to be retransmitted */
+	TCPCB_SACKED_RETRANS = 2, /* retransmitted and not yet acknowledged or lost again */
+	TCPCB_EVER_RETRANS = 4,   /* retransmitted at least once (Karn: no RTT sample) */
+};
+
+struct tcp_skb_cb {
+	struct inet_skb_parm header; /* IPCB: valid on receive */
+	uint32_t seq;                /* first sequence number (SYN counts) */
+	uint32_t end_seq;            /* seq + SYN + FIN + payload length */
+	uint8_t tcp_flags;           /* TCPF_* */
+	uint8_t sacked;              /* TCPCB_* */
+	uint16_t hlen;               /* receive: header bytes (payload follows) */
+	uint32_t ack_seq;            /* receive: the segment's ACK field */
+	uint64_t when;               /* send: ns of the last transmission */
+};
+#define TCP_SKB_CB(skb) ((struct tcp_skb_cb *)(void *)(skb)->cb)
+_Static_assert(sizeof(struct tcp_skb_cb) <= sizeof(((struct sk_buff *)0)->cb), "TCP_SKB_CB overflows skb->cb");
+
+/* ---- congestion control (Linux's struct tcp_congestion_ops) ---- */
+/* enum tcp_ca_state (TCP_CA_Open ... TCP_CA_Loss) comes from <netinet/tcp.h>, with Linux's values. */
+enum tcp_ca_event { CA_EVENT_TX_START, CA_EVENT_CWND_RESTART, CA_EVENT_COMPLETE_CWR, CA_EVENT_LOSS };
+
+struct tcp_congestion_ops {
+	const char *name;
+	/* Returns the slow-start threshold after a loss (required). */
+	uint32_t (*ssthresh)(struct tcp_sock *tp);
+	/* Grows cwnd for acked packets (required). */
+	void (*cong_avoid)(struct tcp_sock *tp, uint32_t ack, uint32_t acked);
+	void (*init)(struct tcp_sock *tp);
+	void (*release)(struct tcp_sock *tp);
+	void (*set_state)(struct tcp_sock *tp, uint8_t new_state);
+	void (*cwnd_event)(struct tcp_sock *tp, enum tcp_ca_event ev);
+	/* RTT sample of newly acked data (us; 0 if none). */
+	void (*pkts_acked)(struct tcp_sock *tp, uint32_t acked, uint32_t rtt_us);
+	/* cwnd to restore when a loss is undone (optional). */
+	uint32_t (*undo_cwnd)(struct tcp_sock *tp);
+};
+#define TCP_CA_PRIV_WORDS 8
+
+/* ---- lookup-table nodes (tcp_ipv4.c) ---- */
+enum { TCP_NODE_SOCK = 1, TCP_NODE_TW = 2 };
+
+/* A 4-tuple in the established hash: a full sock or a TIME_WAIT minisock. */
+struct tcp_ehash_node {
+	struct tcp_ehash_node *next, **pprev;
+	uint32_t laddr, faddr;       /* host order */
+	uint16_t lport, fport;
+	uint8_t kind;                /* TCP_NODE_* */
+};
+
+/* A local port in use (Linux's bind bucket member). */
+struct tcp_bind_node {
+	struct tcp_bind_node *next, **pprev;
+	uint32_t addr;               /* bound local address (0: any) */
+	uint16_t port;
+	uint8_t kind;                /* TCP_NODE_* */
+	uint8_t reuse, reuseport;    /* SO_REUSEADDR / SO_REUSEPORT of the owner */
+	uint8_t by_bind;             /* the port came from bind(): connect's ephemeral search skips it */
+	int dev_if;
+};
+
+/* TIME_WAIT minisock (Linux's tcp_timewait_sock): what is needed to ACK, RST and reuse. */
+struct tcp_tw_sock {
+	struct tcp_ehash_node en;
+	struct tcp_bind_node bn;
+	struct np_stack *stack;
+	struct np_timer timer;
+	uint32_t snd_nxt, rcv_nxt;
+	uint16_t rcv_wnd;
+	uint8_t tos, ttl;
+};
+
+/* ---- the TCP sock (Linux's tcp_sock + inet_connection_sock) ---- */
+enum { ICSK_TIME_RETRANS = 1, ICSK_TIME_PROBE0 = 3 };
+
+struct tcp_sock {
+	struct sock sk;              /* first: sk_alloc sizes it by tcp_prot.obj_size */
+
+	struct tcp_ehash_node en;    /* established hash (also SYN_RECV children) */
+	struct tcp_bind_node bn;     /* bind hash */
+	struct tcp_sock *lnext, **lpprev; /* listening hash */
+	uint8_t ehashed, bhashed, lhashed;
+	uint8_t userlocks;           /* SOCK_BINDPORT_LOCK: port chosen by the user */
+
+	/* passive open: children of a listener */
+	struct tcp_sock *parent;     /* listener while unaccepted */
+	struct tcp_sock *child_next, **child_pprev; /* syn list (SYN_RECV) */
+	struct tcp_sock *acc_next;   /* accept queue (FIFO) */
+	struct tcp_sock *syn_head, *acc_head, *acc_tail; /* listener: its children */
+	uint32_t syn_qlen;
+	uint8_t in_accept_queue;
+	uint8_t orphan_ref;          /* tcp_close kept a reference for the closing orphan */
+
+	/* send sequence space (RFC 9293 3.3.1) */
+	uint32_t iss, snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2, write_seq, max_window;
+	/* receive sequence space */
+	uint32_t irs, rcv_nxt, rcv_wnd, rcv_wup, copied_seq;
+
+	/* MSS */
+	uint16_t mss_cache;          /* current send MSS */
+	uint16_t mss_clamp;          /* peer's MSS option (536 if none) */
+	uint16_t advmss;             /* what we announce */
+	uint16_t user_mss;           /* TCP_MAXSEG */
+	uint16_t rcv_mss;            /* estimate of the peer's segment size (delayed ACK) */
+	uint16_t pmtu;               /* path MTU in use */
+
+	/* queues */
+	struct sk_buff_head write_queue; /* unacked + unsent, in sequence order */
+	struct sk_buff *send_head;   /* first unsent skb (NULL: all sent) */
+	struct sk_buff_head ofo_queue;   /* out of order, sorted by seq */
+	int wmem_queued;             /* truesize of write_queue */
+
+	/* congestion control (in packets, as Linux) */
+	uint32_t snd_cwnd, snd_ssthresh, snd_cwnd_cnt, prior_cwnd;
+	uint32_t packets_out, lost_out, retrans_out, max_packets_out, max_packets_seq;
+	uint32_t snd_sml;            /* end of the last small segment sent (Minshall's Nagle) */
+	uint32_t pushed_seq;         /* write_seq at the last PSH mark (forced_push) */
+	uint32_t high_seq;           /* snd_nxt at the start of recovery/loss (RFC 6582 "recover") */
+	uint32_t dupacks;
+	uint8_t ca_state;
+	uint8_t high_seq_valid;
+	const struct tcp_congestion_ops *ca_ops;
+	uint32_t ca_priv[TCP_CA_PRIV_WORDS];
+
+	/* RTT (RFC 6298), microseconds */
+	uint32_t srtt_us, rttvar_us, rto_us;
+	uint8_t backoff, retransmits, probes_out, syn_retrans;
+	uint64_t retrans_stamp;      /* ns of the first transmission of what the timer guards */
+	uint64_t probes_tstamp;      /* ns of the first zero-window probe */
+	uint64_t rcv_tstamp;         /* ns of the last ACK received (keepalive) */
+	uint64_t lrcvtime;           /* ns of the last data received */
+	uint64_t lsndtime;           /* ns of the last data sent */
+	uint32_t total_retrans;
+
+	/* timers */
+	struct np_timer retransmit_timer; /* RTO, zero-window probe, SYN / SYN-ACK */
+	struct np_timer delack_timer;
+	struct np_timer keepalive_timer;  /* keepalive, orphan FIN_WAIT2 */
+	uint8_t pending;             /* ICSK_TIME_* owning retransmit_timer */
+
+	/* delayed ACK */
+	uint8_t ack_pending;
+	uint8_t quick;               /* ACKs left in quick-ack mode */
+	uint8_t pingpong;            /* interactive: delay ACKs */
+	uint8_t ato_set;
+
+	/* options */
+	uint8_t nodelay, cork, thin;
+	uint8_t nospace;             /* a writer waits for send-buffer space */
+	uint8_t in_sendmsg;          /* inside tcp_sendmsg (trace stages) */
+	uint8_t syn_data_seen;
+	int keepalive_time_s, keepalive_intvl_s, keepalive_probes; /* 0: sysctl */
+	uint32_t user_timeout_ms;
+	int linger2_s;               /* TCP_LINGER2 (0: sysctl) */
+
+	/* RFC 5961 / out-of-window ACK rate limiting */
+	uint64_t last_oow_ack_time;
+};
+
+static inline struct tcp_sock *tcp_sk(const struct sock *sk) { return (struct tcp_sock *)(void *)sk; }
+
+/* sk_state helpers */
+static inline int tcp_synchronized(int state)
+{
+	return !(TCPF_STATE(state) & (TCPF_STATE(TCP_CLOSE) | TCPF_STATE(TCP_LISTEN) | TCPF_STATE(TCP_SYN_SENT)));
+}
+
+/* What an skb costs its socket (truesize): the buffer plus the head. */
+static inline int tcp_skb_truesize(const struct sk_buff *skb) { return (int)(skb->end + sizeof(struct sk_buff)); }
+
+/* Receive window still open to the peer (Linux's tcp_receive_window). */
+static inline uint32_t tcp_receive_window(const struct tcp_sock *tp)
+{
+	int32_t win = (int32_t)(tp->rcv_wup + tp->rcv_wnd - tp->rcv_nxt);
+	return win < 0 ? 0 : (uint32_t)win;
+}
+
+static inline uint32_t tcp_wnd_end(const struct tcp_sock *tp) { return tp->snd_una + tp->snd_wnd; }
+static inline uint32_t tcp_packets_in_flight(const struct tcp_sock *tp)
+{
+	return tp->packets_out - tp->lost_out + tp->retrans_out;
+}
+static inline struct sk_buff *tcp_write_queue_head(const struct tcp_sock *tp) { return skb_peek(&tp->write_queue); }
+static inline struct sk_buff *tcp_write_queue_next(const struct tcp_sock *tp, const struct sk_buff *skb)
+{
+	return skb->next == (const struct sk_buff *)&tp->write_queue ? NULL : skb->next;
+}
+static inline struct sk_buff *tcp_write_queue_tail(const struct tcp_sock *tp)
+{
+	return tp->write_queue.prev == (const struct sk_buff *)&tp->write_queue ? NULL : tp->write_queue.prev;
+}
+
+/* Per-stack TCP state (s->tcp_hash): lookup tables and rate limits. */
+struct tcp_hashinfo;
+
+extern struct proto tcp_prot;
+
+/* ---- tcp_ipv4.c ---- */
+int tcp_init(struct np_stack *s);
+void tcp_free(struct np_stack *s);
+/* Consumes skb (data at the TCP header, IPCB filled): the inet_protos handler. */
+int tcp_v4_rcv(struct sk_buff *skb);
+/* Consumes skb (data at the TCP header, TCP_SKB_CB filled): prot->backlog_rcv too. */
+int tcp_v4_do_rcv(struct sock *sk, struct sk_buff *skb);
+/* ICMP error quoting one of our segments (skb data at the quoted IP header); does not consume skb. */
+void tcp_v4_err(struct sk_buff *skb, uint8_t type, uint8_t code, uint32_t info);
+int tcp_v4_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t addr_len);
+int tcp_v4_get_port(struct sock *sk, uint16_t snum);
+void tcp_v4_hash_established(struct sock *sk);
+void tcp_v4_unhash(struct sock *sk);
+void tcp_v4_listen_hash(struct sock *sk);
+/* Shares the listener's port with a child (Linux's inet_inherit_port). */
+void tcp_v4_inherit_port(struct sock *child, struct sock *listener);
+/* Does not consume skb: answers it with a RST (RFC 9293 3.10.7.1), unless it is one. */
+void tcp_v4_send_reset(struct np_stack *s, const struct sk_buff *skb);
+uint32_t tcp_v4_init_seq(struct np_stack *s, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport);
+/* Replaces sk (FIN_WAIT2/CLOSING/... -> TIME_WAIT) by a minisock; sk goes to CLOSE. */
+void tcp_time_wait(struct sock *sk);
+/* Number of TIME_WAIT minisocks (tests). */
+uint32_t tcp_tw_count(const struct np_stack *s);
+/* Tests: the next ISN this stack picks (once). */
+void tcp_set_next_isn(struct np_stack *s, uint32_t isn);
+/* Per-stack challenge-ACK budget (RFC 5961 10): 1 if one may be sent now. */
+int tcp_challenge_ack_allowed(struct np_stack *s);
+
+/* ---- tcp.c ---- */
+void tcp_set_state(struct sock *sk, int state);
+/* The connection is over: CLOSE, timers off, waiters woken; an orphan is freed. */
+void tcp_done(struct sock *sk);
+/* Aborts with err (ECONNRESET, ETIMEDOUT ...): reports it, then tcp_done. */
+void tcp_write_err(struct sock *sk, int err);
+void tcp_reset(struct sock *sk);
+/* RCV_SHUTDOWN + EOF readers; wakes them. */
+int tcp_poll_mask(struct sock *sk);
+/* Re-evaluates window after the user read (sends a window update if it grew a lot). */
+void tcp_cleanup_rbuf(struct sock *sk, int copied);
+/* Child of a listener became ESTABLISHED: to the accept queue (0) or -ENOSPC when full. */
+int tcp_child_established(struct sock *child);
+/* Unlinks a child from its listener's queues. */
+void tcp_child_unlink(struct sock *child);
+/* Aborts every child of a listener (close, shutdown). */
+void tcp_listen_stop(struct sock *sk);
+int tcp_disconnect(struct sock *sk, int flags);
+uint32_t tcp_keepalive_time_s(const struct tcp_sock *tp);
+uint32_t tcp_keepalive_intvl_s(const struct tcp_sock *tp);
+int tcp_keepalive_probes(const struct tcp_sock *tp);
+void tcp_set_keepalive(struct sock *sk, int on);
+/* listen(): CLOSE -> LISTEN (or a new backlog for a listener). 0, -EINVAL, -EADDRINUSE. */
+int tcp_listen_start(struct sock *sk, int backlog);
+/* Does another listener hold sk's address and port (Linux re-checks at listen)? */
+int tcp_v4_listen_conflict(struct sock *sk);
+void tcp_put_port(struct sock *sk);
+
+/* ---- tcp_input.c ---- */
+/* Consumes skb: ESTABLISHED processing (RFC 9293 3.10.7.4). */
+void tcp_rcv_established(struct sock *sk, struct sk_buff *skb, const struct tcp_repr *th);
+/* Consumes skb: every other state. Returns 1 if the caller must answer with a RST (and then free skb). */
+int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb, const struct tcp_repr *th);
+void tcp_rtt_estimator(struct tcp_sock *tp, uint32_t rtt_us);
+void tcp_set_rto(struct sock *sk);
+void tcp_enter_loss(struct sock *sk);
+/* Out of window ACKs and challenge ACKs share a per-socket limit (tcp_invalid_ratelimit). */
+int tcp_oow_rate_limited(struct sock *sk, const struct sk_buff *skb);
+void tcp_send_challenge_ack(struct sock *sk, int syn);
+
+/* ---- tcp_output.c ---- */
+enum tcp_xmit_why { TCP_XMIT_NEW = 0, TCP_XMIT_RETRANS, TCP_XMIT_CTL, TCP_XMIT_PROBE };
+/* Does not consume skb when clone_it (a copy goes out); otherwise consumes it. 0 or -errno. */
+int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, int clone_it, enum tcp_xmit_why why);
+/* Sends what window, cwnd and Nagle allow (nonagle: TCP_NAGLE_*); 1 if nothing could go and data waits. */
+int tcp_write_xmit(struct sock *sk, unsigned mss_now, int nonagle);
+void tcp_push_pending_frames(struct sock *sk);
+void __tcp_push_pending_frames(struct sock *sk, unsigned cur_mss, int nonagle);
+void tcp_push_one(struct sock *sk, unsigned mss_now);
+int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb);
+void tcp_xmit_retransmit_queue(struct sock *sk);
+void tcp_send_ack(struct sock *sk);
+void tcp_send_delayed_ack(struct sock *sk);
+void tcp_send_fin(struct sock *sk);
+void tcp_send_active_reset(struct sock *sk);
+int tcp_send_synack(struct sock *sk);
+int tcp_connect(struct sock *sk);
+/* Zero-window probe / keepalive probe (Linux's tcp_write_wakeup): <0 if nothing was sent. */
+int tcp_write_wakeup(struct sock *sk);
+void tcp_send_probe0(struct sock *sk);
+unsigned tcp_current_mss(struct sock *sk);
+void tcp_sync_mss(struct sock *sk, unsigned pmtu);
+/* Window to advertise now; updates rcv_wnd/rcv_wup (Linux's tcp_select_window). */
+uint16_t tcp_select_window(struct sock *sk);
+uint32_t __tcp_select_window(struct sock *sk);
+/* Splits skb so that it holds len bytes (the rest goes into a new skb after it). 0 or -ENOMEM. */
+int tcp_fragment(struct sock *sk, struct sk_buff *skb, uint32_t len, unsigned mss_now);
+/* Drops len bytes from the front of a partially acked skb. */
+void tcp_trim_head(struct sock *sk, struct sk_buff *skb, uint32_t len);
+/* Frees an acknowledged (or purged) write-queue skb and its charge. */
+void tcp_wmem_free_skb(struct sock *sk, struct sk_buff *skb);
+void tcp_write_queue_purge(struct sock *sk);
+void tcp_check_probe_timer(struct sock *sk);
+enum { TCP_NAGLE_OFF = 1, TCP_NAGLE_CORK = 2, TCP_NAGLE_PUSH = 4 };
+
+/* ---- tcp_timer.c ---- */
+void tcp_init_xmit_timers(struct sock *sk);
+void tcp_clear_xmit_timers(struct sock *sk);
+/* Arms the retransmit timer for what (ICSK_TIME_*) after when_us. */
+void tcp_reset_xmit_timer(struct sock *sk, int what, uint64_t when_ns);
+void tcp_rearm_rto(struct sock *sk);
+void tcp_reset_keepalive_timer(struct sock *sk, uint64_t len_ns);
+void tcp_delete_keepalive_timer(struct sock *sk);
+uint64_t tcp_rto_ns(const struct tcp_sock *tp);   /* current RTO with backoff */
+uint64_t tcp_probe0_when(const struct tcp_sock *tp);
+
+/* ---- tcp_cong.c ---- */
+extern const struct tcp_congestion_ops tcp_reno;
+/* The congestion control called name (NULL if unknown). */
+const struct tcp_congestion_ops *tcp_ca_find(const char *name);
+void tcp_init_congestion_control(struct sock *sk);
+void tcp_set_ca_state(struct sock *sk, uint8_t state);
+uint32_t tcp_reno_ssthresh(struct tcp_sock *tp);
+void tcp_reno_cong_avoid(struct tcp_sock *tp, uint32_t ack, uint32_t acked);
+/* RFC 5681 slow start and additive increase helpers (Linux's tcp_slow_start / tcp_cong_avoid_ai). */
+uint32_t tcp_slow_start(struct tcp_sock *tp, uint32_t acked);
+void tcp_cong_avoid_ai(struct tcp_sock *tp, uint32_t w, uint32_t acked);
+int tcp_is_cwnd_limited(const struct tcp_sock *tp);
+
+/* Stack-wide sysctls in ns/us for the hot paths. */
+uint32_t tcp_rto_min_us(const struct np_stack *s);
+uint32_t tcp_rto_max_us(const struct np_stack *s);
+
+#endif

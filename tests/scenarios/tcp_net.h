@@ -1,0 +1,236 @@
+/*
+ * Shared helpers for the TCP scenario tests that join two netpath stacks by
+ * the virtual cable (public API only, one shared virtual clock), plus a small
+ * self-contained SHA-256 (FIPS 180-4) so transfers can be checked end to end
+ * without a crypto dependency. Header-only (static functions): CMake builds
+ * each tests/scenarios/test_*.c as its own executable.
+ *   A (10.0.0.1/24) eth0 <==cable==> eth0 B (10.0.0.2/24)
+ */
+#ifndef NP_TESTS_TCP_NET_H
+#define NP_TESTS_TCP_NET_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "netpath/netpath.h"
+#include "netpath/socket.h"
+
+#define TN_MS 1000000ull
+#define TN_T0 (1000 * TN_MS)
+#define TN_A_IP "10.0.0.1"
+#define TN_B_IP "10.0.0.2"
+
+struct tnet {
+	struct np_clock *clk;
+	struct np_stack *s[2];
+	struct np_dev *d[2];
+	uint64_t now;
+};
+
+static inline struct tnet *tnet_new(uint64_t seed)
+{
+	struct tnet *n = calloc(1, sizeof(*n));
+	n->clk = np_clock_virtual(TN_T0);
+	n->now = TN_T0;
+	for (int i = 0; i < 2; i++) {
+		struct np_stack_config cfg = { .name = i ? "B" : "A", .clock = n->clk, .seed = seed * 2 + (uint64_t)i + 1 };
+		n->s[i] = np_stack_create(&cfg);
+		if (!n->s[i])
+			abort();
+	}
+	if (np_cable_create(n->s[0], "eth0", n->s[1], "eth0", &n->d[0], &n->d[1]) ||
+	    np_addr_add(n->d[0], TN_A_IP "/24") || np_addr_add(n->d[1], TN_B_IP "/24"))
+		abort();
+	return n;
+}
+
+static inline void tnet_free(struct tnet *n)
+{
+	np_stack_destroy(n->s[0]);
+	np_stack_destroy(n->s[1]);
+	np_clock_destroy(n->clk);
+	free(n);
+}
+
+/* Lets both stacks run for us microseconds of virtual time. */
+static inline void tnet_sim_us(struct tnet *n, uint64_t us)
+{
+	n->now += us * 1000;
+	np_sim_run(n->s, 2, n->clk, n->now);
+}
+
+static inline void tnet_sim(struct tnet *n, uint64_t ms) { tnet_sim_us(n, ms * 1000); }
+
+/* Jumps to the next timer of either stack (at most max_ms ahead). */
+static inline void tnet_sim_next(struct tnet *n, uint64_t max_ms)
+{
+	uint64_t t = np_stack_next_timer(n->s[0]), t2 = np_stack_next_timer(n->s[1]);
+	if (t2 < t)
+		t = t2;
+	uint64_t lim = n->now + max_ms * TN_MS;
+	if (t > lim || t == UINT64_MAX)
+		t = lim;
+	if (t <= n->now)
+		t = n->now + 1000;
+	n->now = t;
+	np_sim_run(n->s, 2, n->clk, n->now);
+}
+
+static inline struct sockaddr_in tn_addr(const char *ip, uint16_t port)
+{
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+static inline void tn_nonblock(int fd) { np_fcntl(fd, F_SETFL, O_NONBLOCK); }
+
+/* A non-blocking listener on ip:port of stack i. */
+static inline int tn_listen(struct tnet *n, int i, const char *ip, uint16_t port, int backlog)
+{
+	int fd = np_socket(n->s[i], AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	np_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in a = tn_addr(ip, port);
+	if (np_bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || np_listen(fd, backlog) < 0) {
+		np_close(fd);
+		return -1;
+	}
+	tn_nonblock(fd);
+	return fd;
+}
+
+/* A non-blocking connect from stack i; returns the fd (connect said EINPROGRESS). */
+static inline int tn_connect(struct tnet *n, int i, const char *ip, uint16_t port)
+{
+	int fd = np_socket(n->s[i], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in a = tn_addr(ip, port);
+	if (np_connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 || errno != EINPROGRESS) {
+		np_close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- SHA-256 (FIPS 180-4) ---- */
+
+struct tn_sha256 {
+	uint32_t h[8];
+	uint64_t len;
+	uint8_t buf[64];
+	size_t n;
+};
+
+static const uint32_t tn_sha_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define TN_ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static inline void tn_sha256_init(struct tn_sha256 *c)
+{
+	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	memcpy(c->h, iv, sizeof(iv));
+	c->len = 0;
+	c->n = 0;
+}
+
+static inline void tn_sha256_block(struct tn_sha256 *c, const uint8_t *p)
+{
+	uint32_t w[64];
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (int i = 16; i < 64; i++) {
+		uint32_t s0 = TN_ROR(w[i - 15], 7) ^ TN_ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32_t s1 = TN_ROR(w[i - 2], 17) ^ TN_ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3], e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
+	for (int i = 0; i < 64; i++) {
+		uint32_t t1 = h + (TN_ROR(e, 6) ^ TN_ROR(e, 11) ^ TN_ROR(e, 25)) + ((e & f) ^ (~e & g)) + tn_sha_k[i] + w[i];
+		uint32_t t2 = (TN_ROR(a, 2) ^ TN_ROR(a, 13) ^ TN_ROR(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
+		h = g; g = f; f = e; e = d + t1; d = cc; cc = b; b = a; a = t1 + t2;
+	}
+	c->h[0] += a; c->h[1] += b; c->h[2] += cc; c->h[3] += d;
+	c->h[4] += e; c->h[5] += f; c->h[6] += g; c->h[7] += h;
+}
+
+static inline void tn_sha256_update(struct tn_sha256 *c, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	c->len += len;
+	while (len) {
+		size_t k = 64 - c->n < len ? 64 - c->n : len;
+		memcpy(c->buf + c->n, p, k);
+		c->n += k;
+		p += k;
+		len -= k;
+		if (c->n == 64) {
+			tn_sha256_block(c, c->buf);
+			c->n = 0;
+		}
+	}
+}
+
+static inline void tn_sha256_final(struct tn_sha256 *c, uint8_t out[32])
+{
+	uint64_t bits = c->len * 8;
+	uint8_t pad = 0x80;
+	tn_sha256_update(c, &pad, 1);
+	uint8_t z = 0;
+	while (c->n != 56)
+		tn_sha256_update(c, &z, 1);
+	uint8_t l[8];
+	for (int i = 0; i < 8; i++)
+		l[i] = (uint8_t)(bits >> (56 - 8 * i));
+	tn_sha256_update(c, l, 8);
+	for (int i = 0; i < 8; i++) {
+		out[4 * i] = (uint8_t)(c->h[i] >> 24);
+		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+		out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+		out[4 * i + 3] = (uint8_t)c->h[i];
+	}
+}
+
+/* A reproducible byte stream (xorshift64*) for transfers. */
+struct tn_gen {
+	uint64_t x;
+};
+
+static inline void tn_gen_fill(struct tn_gen *g, uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if ((i & 7) == 0) {
+			g->x ^= g->x >> 12;
+			g->x ^= g->x << 25;
+			g->x ^= g->x >> 27;
+		}
+		buf[i] = (uint8_t)((g->x * 0x2545F4914F6CDD1Dull) >> (8 * (i & 7)));
+	}
+}
+
+#endif
