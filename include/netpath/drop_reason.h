@@ -42,7 +42,6 @@
 	X(IP_INNOROUTES, "no route for the received packet") \
 	X(IP_OUTNOROUTES, "no route for an outgoing packet") \
 	X(IP_NOPROTO, "no handler for the IP protocol") \
-	X(IP_FRAG_UNSUPPORTED, "fragment received and reassembly is not available") \
 	X(NETFILTER_DROP, "a netfilter hook dropped the packet") \
 	X(ICMP_CSUM, "ICMP checksum error") \
 	X(ICMP_TRUNCATED, "ICMP message shorter than 8 bytes") \
@@ -79,7 +78,15 @@
 	X(NO_SOCKET, "no socket for the packet") \
 	X(SOCKET_RCVBUFF, "socket receive buffer full") \
 	X(SOCKET_CLOSE, "socket closed with data queued") \
-	X(STACK_SHUTDOWN, "stack or device destroyed with the packet queued")
+	X(STACK_SHUTDOWN, "stack or device destroyed with the packet queued") \
+	X(DUP_FRAG, "fragment whose bytes reassembly already holds (duplicate)") \
+	X(FRAG_REASM_TIMEOUT, "reassembly not complete within net.ipv4.ipfrag_time") \
+	X(IP_FRAG_OVERLAP, "fragment partly overlaps queued data (RFC 5722): datagram discarded") \
+	X(IP_FRAG_INVALID, "zero-length fragment, conflicting last fragment or data past the end") \
+	X(IP_FRAG_TOO_MANY, "reassembly queue already holds its maximum number of fragments") \
+	X(IP_FRAG_MEM_LIMIT, "reassembly memory over net.ipv4.ipfrag_high_thresh: oldest queues evicted") \
+	X(IP_FORWARD_NOT_HOST, "packet to forward arrived as link-layer broadcast or multicast") \
+	X(NF_CONNTRACK_FULL, "connection tracking table full (net.netfilter.nf_conntrack_max): new flow dropped")
 
 enum np_drop_reason {
 #define NP_DR_ENUM(name, desc) NP_DROP_##name,

@@ -14,6 +14,7 @@
 	X(Ip, ReasmOKs) X(Ip, ReasmFails) X(Ip, FragOKs) X(Ip, FragFails) X(Ip, FragCreates) \
 	X(IpExt, InNoRoutes) X(IpExt, InTruncatedPkts) X(IpExt, InMcastPkts) X(IpExt, InBcastPkts) \
 	X(IpExt, InOctets) X(IpExt, OutOctets) X(IpExt, InCsumErrors) X(IpExt, InMartians) \
+	X(IpExt, ReasmOverlaps) \
 	X(Icmp, InMsgs) X(Icmp, InErrors) X(Icmp, InCsumErrors) X(Icmp, InDestUnreachs) \
 	X(Icmp, InTimeExcds) X(Icmp, InParmProbs) X(Icmp, InRedirects) X(Icmp, InEchos) \
 	X(Icmp, InEchoReps) X(Icmp, OutMsgs) X(Icmp, OutErrors) X(Icmp, OutDestUnreachs) \

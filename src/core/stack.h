@@ -23,6 +23,8 @@ struct neigh_table;
 struct np_ping_state;
 struct udp_table;
 struct tcp_hashinfo;
+struct ipq_table;
+struct nf_net;
 
 #define NF_INET_NUMHOOKS 5
 
@@ -61,6 +63,9 @@ struct np_sysctls {
 	long tcp_min_snd_mss;
 	long tcp_abort_on_overflow;
 	long tcp_rfc1337;
+	long ipfrag_high_thresh, ipfrag_low_thresh; /* bytes reassembly may hold (net/ipv4/ip_fragment.c) */
+	long ipfrag_time;                 /* s a reassembly queue lives */
+	long nf_conntrack_max;            /* net.netfilter.nf_conntrack_max (netfilter/nf_conntrack.c) */
 };
 
 struct np_stack {
@@ -109,6 +114,7 @@ struct np_stack {
 	struct packet_type *ptype_all;
 	const struct net_protocol *inet_protos[256];
 	struct nf_hook_entry *nf_hooks[NF_INET_NUMHOOKS];
+	struct nf_net *nf;                  /* netfilter/: rule tables, conntrack, NAT (NULL until the first rule) */
 
 	/* IPv4 */
 	struct fib_table *fib;
@@ -117,6 +123,7 @@ struct np_stack {
 	struct np_ping_state *ping;
 	struct udp_table *udp_table;           /* net/udp/udp.c: port, address and 4-tuple hashes */
 	struct tcp_hashinfo *tcp_hash;         /* net/tcp/tcp_ipv4.c: established, listening and bind hashes */
+	struct ipq_table *ipfrag;              /* net/ipv4/ip_fragment.c: reassembly queues and memory */
 	uint64_t icmp_tokens_ns, icmp_last_ns; /* icmp_ratelimit token bucket */
 
 	/* allocator (core/skbuff.c) */

@@ -57,6 +57,10 @@ static const struct sysctl_entry sysctl_table[] = {
 	SC("net.ipv4.tcp_min_snd_mss", tcp_min_snd_mss, 48, 65535),
 	SC("net.ipv4.tcp_abort_on_overflow", tcp_abort_on_overflow, 0, 1),
 	SC("net.ipv4.tcp_rfc1337", tcp_rfc1337, 0, 1),
+	SC("net.ipv4.ipfrag_high_thresh", ipfrag_high_thresh, 0, 1L << 30),
+	SC("net.ipv4.ipfrag_low_thresh", ipfrag_low_thresh, 0, 1L << 30),
+	SC("net.ipv4.ipfrag_time", ipfrag_time, 1, 86400),
+	SC("net.netfilter.nf_conntrack_max", nf_conntrack_max, 0, 1L << 24),
 };
 #undef SC
 
@@ -105,6 +109,10 @@ void sysctl_defaults(struct np_sysctls *sc)
 	sc->tcp_min_snd_mss = 48;
 	sc->tcp_abort_on_overflow = 0;
 	sc->tcp_rfc1337 = 0;
+	sc->ipfrag_high_thresh = 4 * 1024 * 1024;   /* Linux: 4 MiB */
+	sc->ipfrag_low_thresh = 3 * 1024 * 1024;    /* Linux: 3 MiB */
+	sc->ipfrag_time = 30;
+	sc->nf_conntrack_max = 65536;              /* Linux sizes it by memory; 65536 is typical */
 }
 
 static const struct sysctl_entry *sysctl_find(const char *name)

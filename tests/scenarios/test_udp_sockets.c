@@ -270,9 +270,12 @@ static void test_emsgsize(void **state)
 	/* 65507 is the most IPv4 can carry; beyond that EMSGSIZE. */
 	assert_int_equal(send_to(tx, big, 65508, B_IP, 5100), -1);
 	assert_int_equal(errno, EMSGSIZE);
-	/* Until IP fragmentation lands, a datagram must fit the 1500-byte MTU whole. */
+	/* Bigger than the 1500-byte MTU: EMSGSIZE only with IP_PMTUDISC_DO (else it is fragmented). */
+	int pmtu_do = IP_PMTUDISC_DO, pmtu_want = IP_PMTUDISC_WANT;
+	assert_int_equal(np_setsockopt(tx, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu_do, sizeof(pmtu_do)), 0);
 	assert_int_equal(send_to(tx, big, 1473, B_IP, 5100), -1);
 	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(np_setsockopt(tx, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu_want, sizeof(pmtu_want)), 0);
 	memset(big, 0x5a, 1472);
 	assert_int_equal(send_to(tx, big, 1472, B_IP, 5100), 1472);
 	sim(n, 10);

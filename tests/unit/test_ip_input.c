@@ -365,7 +365,8 @@ static void test_bad_options(void **state)
 	cap_clear(e->cap);
 }
 
-static void test_fragments_unsupported(void **state)
+/* Fragments go to reassembly (tests/unit/test_ip_frag.c covers it): held, not delivered. */
+static void test_fragments_queued(void **state)
 {
 	struct env *e = *state;
 	uint8_t l4[64], f[256];
@@ -373,10 +374,12 @@ static void test_fragments_unsupported(void **state)
 	struct ipf p = { .src = PEER_IP, .dst = OUR_IP, .proto = IPPROTO_ICMP_, .frag_off = IP_MF, .l4 = l4,
 			 .l4len = l4len };
 	size_t len = mk_frame(e, f, &p);
-	expect_drop(e, f, len, NP_DROP_IP_FRAG_UNSUPPORTED, NP_MIB_IpReasmFails);
-	p.frag_off = 3;   /* last fragment at offset 24 */
-	len = mk_frame(e, f, &p);
-	expect_drop(e, f, len, NP_DROP_IP_FRAG_UNSUPPORTED, NP_MIB_IpReasmFails);
+	uint64_t reqds = mib(e, NP_MIB_IpReasmReqds);
+	cap_clear(e->cap);
+	inject(e, f, len);
+	assert_int_equal(mib(e, NP_MIB_IpReasmReqds), reqds + 1);
+	assert_int_equal(mib(e, NP_MIB_IpInDelivers), 0);
+	assert_int_equal(e->cap->n, 0);
 	/* DF alone is not a fragment. */
 	p.frag_off = IP_DF;
 	len = mk_frame(e, f, &p);
@@ -481,7 +484,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_own_address_as_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_ours_no_forwarding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fragments_unsupported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fragments_queued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ethernet_padding_trimmed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_otherhost_in_promisc, setup, teardown),

@@ -940,11 +940,18 @@ static void test_send_errors(void **state)
 	struct sockaddr_in bc = sin_of(BCAST_IP, 5300);
 	assert_int_equal(np_sendto(fd, "x", 1, 0, (struct sockaddr *)&bc, sizeof(bc)), -1);
 	assert_int_equal(errno, EACCES);
-	/* Too big for IP, and (until fragmentation) too big for the MTU. */
+	/* Too big for IP; too big for the MTU only with IP_PMTUDISC_DO (else ip_fragment splits it). */
 	assert_int_equal(np_sendto(fd, big, 65508, 0, (struct sockaddr *)&peer, sizeof(peer)), -1);
 	assert_int_equal(errno, EMSGSIZE);
+	int pmtu_do = IP_PMTUDISC_DO, pmtu_want = IP_PMTUDISC_WANT;
+	assert_int_equal(np_setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu_do, sizeof(pmtu_do)), 0);
 	assert_int_equal(np_sendto(fd, big, 1473, 0, (struct sockaddr *)&peer, sizeof(peer)), -1);
 	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(np_setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu_want, sizeof(pmtu_want)), 0);
+	cap_clear(e->cap);
+	assert_int_equal(np_sendto(fd, big, 1473, 0, (struct sockaddr *)&peer, sizeof(peer)), 1473);
+	pump(e);
+	assert_int_equal(e->cap->n, 2);
 	cap_clear(e->cap);
 	assert_int_equal(np_sendto(fd, big, 1472, 0, (struct sockaddr *)&peer, sizeof(peer)), 1472);
 	pump(e);

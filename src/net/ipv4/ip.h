@@ -1,12 +1,12 @@
 /*
  * IPv4 input and output (Linux's net/ipv4/ip_input.c, ip_output.c).
  * Receive: ip_rcv -> NF_INET_PRE_ROUTING -> ip_rcv_finish -> ip_route_input
- *   -> ip_local_deliver -> (ip_defrag seam) -> NF_INET_LOCAL_IN
+ *   -> ip_local_deliver -> ip_defrag (ip_fragment.c) -> NF_INET_LOCAL_IN
  *   -> ip_local_deliver_finish -> inet_protos[proto]->handler
  *   -> ip_forward (seam for the forwarding issue)
  * Send: ip_queue_xmit / ip_build_and_send_pkt -> ip_local_out
  *   -> NF_INET_LOCAL_OUT -> dst_output -> ip_output -> NF_INET_POST_ROUTING
- *   -> ip_finish_output (fragmentation seam) -> ip_finish_output2 -> neigh_output
+ *   -> ip_finish_output -> ip_fragment (ip_fragment.c) -> ip_finish_output2 -> neigh_output
  */
 #ifndef NP_NET_IPV4_IP_H
 #define NP_NET_IPV4_IP_H
@@ -23,11 +23,14 @@ struct inet_skb_parm {
 	uint8_t ttl;
 	uint8_t tos;
 	uint8_t ihl;                /* header bytes */
-	uint16_t flags;             /* IPSKB_* (none defined yet) */
+	uint16_t flags;             /* IPSKB_* */
 	uint16_t frag_off;          /* the header's field: IP_DF, IP_MF and the offset */
 	uint16_t id;
 };
 #define IPCB(skb) ((struct inet_skb_parm *)(void *)(skb)->cb)
+/* IPCB flags (Linux's IPSKB_*). */
+#define IPSKB_FORWARDED 0x0001      /* set by ip_forward before dst_output */
+#define IPSKB_FRAG_COMPLETE 0x0008  /* built by ip_defrag from fragments */
 
 int ip_init(struct np_stack *s);  /* registers ip_rcv (ETH_P_IP); 0 or -ENOMEM */
 void ip_free(struct np_stack *s);  /* unregisters ip_rcv and frees what ip_init allocated */
@@ -63,5 +66,32 @@ int dst_output(struct np_stack *s, struct sk_buff *skb);
 int ip_output(struct np_stack *s, struct sk_buff *skb);
 /* Next IP ID for a datagram to daddr (per-destination hashed counter). */
 uint16_t ip_select_ident(struct np_stack *s, uint32_t daddr, uint8_t protocol);
+
+/*
+ * Fragmentation and reassembly (net/ipv4/ip_fragment.c).
+ * ip_fragment: consumes skb (data at the IP header, route in skb->rt): with DF
+ * clear, sends fragments of at most mtu bytes through output; with DF set it
+ * fails as Linux's ip_fragment does (IpFragFails, ICMP fragmentation needed
+ * carrying mtu to the source: for a forwarded packet the RFC 1191 answer, for
+ * our own the local error) and returns -EMSGSIZE. ip_finish_output calls it
+ * for every skb longer than the route MTU, forwarded or local alike.
+ */
+int ip_fragment(struct np_stack *s, struct sk_buff *skb, uint32_t mtu,
+		int (*output)(struct np_stack *s, struct sk_buff *skb));
+/* Linux's ip_exceeds_mtu: true if skb (data at the IP header) cannot leave whole through mtu with DF. */
+int ip_exceeds_mtu(const struct sk_buff *skb, uint32_t mtu);
+/*
+ * Consumes *pskb (a fragment, data at the IP header, IPCB set): queues it.
+ * Returns 0 with *pskb replaced by the whole datagram (new linear skb, IPCB
+ * with frag_off 0 and IPSKB_FRAG_COMPLETE) when this fragment completed it;
+ * -EINPROGRESS when queued; another negative errno when dropped.
+ */
+int ip_defrag(struct np_stack *s, struct sk_buff **pskb);
+int ipfrag_init(struct np_stack *s);   /* allocates s->ipfrag; 0 or -ENOMEM */
+void ipfrag_free(struct np_stack *s);  /* frees every queue (STACK_SHUTDOWN) and the table */
+/* Bytes reassembly holds now (fragment truesizes + queue heads), for tests and the CLI. */
+size_t ipfrag_mem(const struct np_stack *s);
+/* Reassembly queues alive now. */
+unsigned ipfrag_queues(const struct np_stack *s);
 
 #endif

@@ -3,10 +3,10 @@
  * Place in the packet path: between the device layer and the transports.
  *   netif_receive_skb -> ptype_base[ETH_P_IP] -> ip_rcv -> NF_INET_PRE_ROUTING
  *   -> ip_rcv_finish -> ip_route_input
- *      -> local/broadcast: ip_local_deliver -> (ip_defrag seam)
+ *      -> local/broadcast: ip_local_deliver -> ip_defrag (ip_fragment.c)
  *         -> NF_INET_LOCAL_IN -> ip_local_deliver_finish
  *         -> inet_protos[proto]->handler (icmp_rcv, udp_rcv, tcp_v4_rcv)
- *      -> unicast elsewhere: ip_forward (seam for the forwarding issue)
+ *      -> unicast elsewhere: ip_forward (ip_forward.c) -> NF_INET_FORWARD -> dst_output
  * Every drop names its reason and bumps the SNMP counter Linux bumps there.
  */
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include "core/stack.h"
 #include "net/ipv4/icmp.h"
 #include "net/ipv4/ip.h"
+#include "net/ipv4/ip_forward.h"
 #include "net/ipv4/protocol.h"
 #include "net/ipv4/route.h"
 #include "netfilter/netfilter.h"
@@ -42,12 +43,17 @@ int ip_init(struct np_stack *s)
 	st->pt.type = ETH_P_IP;
 	st->pt.func = ip_rcv;
 	st->pt.priv = st;
+	if (ipfrag_init(s) < 0) {
+		free(st);
+		return -ENOMEM;
+	}
 	dev_add_pack(s, &st->pt);
 	return 0;
 }
 
 void ip_free(struct np_stack *s)
 {
+	ipfrag_free(s);
 	for (struct packet_type *pt = s->ptype_base; pt; pt = pt->next) {
 		if (pt->type == ETH_P_IP && pt->func == ip_rcv && pt->dev == NULL) {
 			struct ip_state *st = pt->priv;
@@ -82,16 +88,6 @@ static int ip_options_has_srr(const uint8_t *opt, size_t len)
 	return 0;
 }
 
-/* Consumes skb: the forwarding path is a seam until the forwarding issue fills it. */
-static int ip_forward(struct np_stack *s, struct sk_buff *skb)
-{
-	trace_stage(skb, "ip_forward");
-	/* The forwarding issue replaces this with TTL, NF_INET_FORWARD and dst_output. */
-	NP_INC_STATS(s, IpInAddrErrors);
-	kfree_skb_reason(skb, NP_DROP_IP_INADDRERRORS);
-	return -EHOSTUNREACH;
-}
-
 /* Consumes skb (data at the transport header after the pull): hands it to the protocol. */
 static int ip_local_deliver_finish(struct np_stack *s, struct sk_buff *skb)
 {
@@ -116,19 +112,15 @@ static int ip_local_deliver_finish(struct np_stack *s, struct sk_buff *skb)
 	return -EPROTONOSUPPORT;
 }
 
-/* Consumes skb: reassembly seam, then NF_INET_LOCAL_IN -> ip_local_deliver_finish. */
+/* Consumes skb: reassembly (ip_defrag), then NF_INET_LOCAL_IN -> ip_local_deliver_finish. */
 int ip_local_deliver(struct np_stack *s, struct sk_buff *skb)
 {
 	trace_stage(skb, "ip_local_deliver");
 	if (IPCB(skb)->frag_off & (IP_MF | IP_OFFSET)) {
-		/*
-		 * RFC 791 3.2 reassembly: ip_defrag lands with the IP-layer issue.
-		 * Linux counts every fragment offered to reassembly, then the failure.
-		 */
-		NP_INC_STATS(s, IpReasmReqds);
-		NP_INC_STATS(s, IpReasmFails);
-		kfree_skb_reason(skb, NP_DROP_IP_FRAG_UNSUPPORTED);
-		return -EOPNOTSUPP;
+		/* RFC 791 3.2: LOCAL_IN rules see only whole datagrams, as in Linux. */
+		int err = ip_defrag(s, &skb);
+		if (err)
+			return err == -EINPROGRESS ? 0 : err;
 	}
 	return NF_HOOK(NF_INET_LOCAL_IN, s, skb, skb->dev, NULL, ip_local_deliver_finish);
 }
@@ -151,8 +143,8 @@ static int ip_rcv_finish(struct np_stack *s, struct sk_buff *skb)
 			NP_INC_STATS(s, IpInAddrErrors);
 			break;
 		case NP_DROP_IP_INNOROUTES:
-			NP_INC_STATS(s, IpExtInNoRoutes);
-			break;
+			/* Forwarding and nothing routes daddr: ip_error answers with ICMP (ip_forward.c). */
+			return ip_error(s, skb);
 		case NP_DROP_IP_INVALID_SOURCE:
 		case NP_DROP_IP_LOCAL_SOURCE:
 			/* RFC 1812 5.3.7 martian source: Linux logs it (log_martians); we count it. */

@@ -5,7 +5,8 @@
  *   icmp_reply / icmp_send / np_ping_send (later udp_send_skb, tcp_transmit_skb)
  *   -> ip_build_and_send_pkt (route, header) -> ip_local_out -> NF_INET_LOCAL_OUT
  *   -> dst_output -> ip_output -> NF_INET_POST_ROUTING -> ip_finish_output
- *   -> (ip_fragment seam) -> ip_finish_output2 -> neigh_output -> dev_queue_xmit
+ *   -> ip_fragment (ip_fragment.c, when longer than the MTU) -> ip_finish_output2
+ *   -> neigh_output -> dev_queue_xmit
  * Packets to our own addresses leave through `lo`, as in Linux.
  */
 #include <errno.h>
@@ -60,15 +61,9 @@ static int ip_finish_output(struct np_stack *s, struct sk_buff *skb)
 	uint32_t mtu = skb->rt.rt_mtu ? skb->rt.rt_mtu : dev->mtu;
 
 	trace_stage(skb, "ip_finish_output");
-	if (skb->len > mtu) {
-		/*
-		 * RFC 791 2.3 fragmentation: ip_fragment lands with the IP-layer
-		 * issue. Until then every oversized datagram fails as if DF were set.
-		 */
-		NP_INC_STATS(s, IpFragFails);
-		kfree_skb_reason(skb, NP_DROP_PKT_TOO_BIG);
-		return -EMSGSIZE;
-	}
+	/* RFC 791 2.3: too big for the link, so fragment (or, with DF, refuse). */
+	if (skb->len > mtu)
+		return ip_fragment(s, skb, mtu, ip_finish_output2);
 	return ip_finish_output2(s, skb);
 }
 
@@ -165,6 +160,10 @@ int ip_build_and_send_pkt(struct np_stack *s, struct sk_buff *skb, const struct 
 		.daddr = p->daddr,
 	};
 	iph.id = ip_select_ident(s, iph.daddr, iph.protocol);
+	/* Linux's rt_tos2priority: the TOS picks the pfifo_fast band (and the VLAN PCP). */
+	static const uint8_t ip_tos2prio[16] = { 0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4 };
+	if (!skb->priority)
+		skb->priority = ip_tos2prio[(iph.tos & 0x1e) >> 1];
 	uint8_t *hdr = skb_push(skb, IPV4_HLEN_MIN);
 	ipv4_emit(&iph, hdr, IPV4_HLEN_MIN);
 	skb_reset_network_header(skb);

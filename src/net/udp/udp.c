@@ -825,15 +825,21 @@ static int udp_send_skb(struct sock *sk, struct sk_buff *skb, const struct rtabl
 	skb_reset_transport_header(skb);
 	skb->rt = *rt;
 	skb->rt_valid = 1;
-	/* Linux's ip_dont_fragment: DF unless the socket said IP_PMTUDISC_DONT (datagrams always fit here). */
+	/*
+	 * Linux's __ip_make_skb: DF with IP_PMTUDISC_DO/PROBE (udp_sendmsg refused
+	 * anything bigger than the MTU), and with WANT only when the datagram fits
+	 * the route MTU; a bigger one goes without DF and is fragmented here.
+	 */
 	uint8_t pmtu = sk->pmtudisc;
+	uint32_t mtu = rt->rt_mtu ? rt->rt_mtu : (rt->dev ? rt->dev->mtu : 0);
+	int fits = !mtu || skb->len + IPV4_HLEN_MIN <= mtu;
 	struct ip_out_params p = {
 		.saddr = saddr,
 		.daddr = daddr,
 		.protocol = IPPROTO_UDP_,
 		.tos = sk->tos,
 		.ttl = sk->uc_ttl,
-		.df = pmtu == IP_PMTUDISC_WANT || pmtu == IP_PMTUDISC_DO || pmtu == IP_PMTUDISC_PROBE,
+		.df = pmtu == IP_PMTUDISC_DO || pmtu == IP_PMTUDISC_PROBE || (pmtu == IP_PMTUDISC_WANT && fits),
 		.oif = oif,
 	};
 	int err = ip_build_and_send_pkt(s, skb, &p);
@@ -914,11 +920,13 @@ static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 	if (len > UDP_MAX_PAYLOAD)
 		return -EMSGSIZE;
 	/*
-	 * Until ip_fragment lands (the IP-layer issue lifts this), a datagram
-	 * must fit the route's MTU whole: ip_finish_output would drop it anyway.
+	 * Linux's __ip_append_data: a datagram bigger than the MTU is fragmented
+	 * (ip_fragment) unless the socket asked for real PMTU discovery
+	 * (DO, PROBE or INTERFACE: ip_sk_ignore_df is false): then EMSGSIZE.
 	 */
 	uint32_t mtu = rt.rt_mtu ? rt.rt_mtu : (rt.dev ? rt.dev->mtu : 0);
-	if (mtu && len + UDP_HLEN + IPV4_HLEN_MIN > mtu)
+	int ignore_df = sk->pmtudisc < IP_PMTUDISC_DO || sk->pmtudisc == IP_PMTUDISC_OMIT;
+	if (!ignore_df && mtu && len + UDP_HLEN + IPV4_HLEN_MIN > mtu)
 		return -EMSGSIZE;
 
 	/* sock_alloc_send_skb's checks: a pending error (e.g. ECONNREFUSED) first, then shutdown, then room. */
