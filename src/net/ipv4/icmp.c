@@ -538,7 +538,8 @@ void icmp_send(struct sk_buff *skb_in, uint8_t type, uint8_t code, uint32_t info
 		if (itype > NR_ICMP_TYPES || icmp_is_error(itype))
 			return;
 	}
-	if (!icmp_ratelimit_allow(s, type))
+	/* Linux's icmpv4_mask_allow: path MTU discovery (RFC 1191) is never rate limited. */
+	if (!(type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED) && !icmp_ratelimit_allow(s, type))
 		return;
 
 	/* The source is the address the offending datagram was sent to, when it is ours. */
