@@ -134,6 +134,27 @@ enum np_dir { NP_RX = 1, NP_TX = 2, NP_RXTX = 3 };
  */
 int np_dev_set_faults(struct np_dev *d, enum np_dir dir, const char *spec, const char **errpos);
 
+/* ---- queueing disciplines and VLANs --------------------------------------- */
+
+/*
+ * Replaces the device's qdisc (its queued packets are dropped), like
+ * `tc qdisc replace dev D root ...`: "pfifo_fast", "pfifo:limit=100",
+ * "bfifo:limit=64k", "tbf:rate=10mbit,burst=32k,latency=50ms" (or limit=BYTES),
+ * "netem:delay=10ms,jitter=2ms,loss=1%,dup=1%,reorder=5%,corrupt=0.1%,rate=1mbit,limit=1000,seed=N".
+ * -EINVAL with *errpos at the offending part of spec, -ENOMEM.
+ */
+int np_dev_set_qdisc(struct np_dev *d, const char *spec, const char **errpos);
+/* Prints every device's qdisc and its statistics like `tc -s qdisc show`. */
+void np_qdisc_print(struct np_stack *s, FILE *out);
+/*
+ * Adds an 802.1Q VLAN device on an Ethernet parent (like `ip link add link
+ * PARENT name NAME type vlan id VID`): the parent's MAC and MTU, up, with its
+ * own addresses, routes and ARP. name NULL: "PARENT.VID". NULL with *err =
+ * -EINVAL (vid not 1..4094, parent not Ethernet), -EEXIST (that VID or name
+ * exists), -ENOMEM.
+ */
+struct np_dev *np_vlan_add(struct np_dev *parent, uint16_t vid, const char *name, int *err);
+
 /* ---- capture and trace --------------------------------------------------- */
 
 /* A pcap file (libpcap, Ethernet link type) shared by any devices of any stacks. */

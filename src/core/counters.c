@@ -74,5 +74,7 @@ void np_stack_print_counters(struct np_stack *s, FILE *out)
 	}
 	if (!any)
 		fprintf(out, "  (none)\n");
+	fprintf(out, "Queueing disciplines of %s:\n", s->name);
+	np_qdisc_print(s, out);
 	np_stack_unlock(s);
 }

@@ -18,6 +18,7 @@
 #include "core/netdevice.h"
 #include "core/stack.h"
 #include "drivers/faults.h"
+#include "net/8021q/vlan.h"
 #include "net/ipv4/neighbour.h"
 #include "net/ipv4/route.h"
 #include "sched/sch_generic.h"
@@ -144,6 +145,8 @@ int dev_close(struct net_device *dev)
 void unregister_netdev(struct net_device *dev)
 {
 	struct np_stack *s = dev->stack;
+	/* VLAN devices on it go first, as Linux's NETDEV_UNREGISTER notifier takes them down. */
+	vlan_unregister_children(dev);
 	dev_close(dev);
 	neigh_flush_dev(s, dev);
 	fib_flush_dev(s, dev);
@@ -374,10 +377,15 @@ static void __netif_receive_skb_core(struct net_device *dev, struct sk_buff *skb
 	if (skb->pkt_type == PACKET_MULTICAST || skb->pkt_type == PACKET_BROADCAST)
 		dev->stats.rx_multicast++;
 	if (skb->protocol == ETH_P_8021Q) {
-		/* VLAN devices land with the IP-layer issue; until then no VLAN has a device. */
-		dev->stats.rx_dropped++;
-		kfree_skb_reason(skb, NP_DROP_VLAN_UNKNOWN);
-		return;
+		/* 802.1Q: untag and go on as the VLAN device (net/8021q/vlan.c); no such VLAN is a drop. */
+		enum np_drop_reason reason;
+		struct net_device *vdev = vlan_do_receive(skb, &reason);
+		if (!vdev) {
+			dev->stats.rx_dropped++;
+			kfree_skb_reason(skb, reason);
+			return;
+		}
+		dev = vdev;
 	}
 	deliver_ptype(skb, dev);
 }

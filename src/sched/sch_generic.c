@@ -6,6 +6,8 @@
  *   driver is busy the packet is requeued and the device rescheduled for
  *   the NET_TX softirq (__netif_schedule -> net_tx_action), seed 003.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/netdevice.h"
@@ -19,13 +21,11 @@ static const uint8_t prio2band[16] = { 1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1,
 static int pfifo_fast_enqueue(struct sk_buff *skb, struct Qdisc *q)
 {
 	trace_stage(skb, "pfifo_fast_enqueue");
-	if (q->qlen >= q->limit) {
-		q->drops++;
-		kfree_skb_reason(skb, NP_DROP_QDISC_DROP);
-		return NET_XMIT_DROP;
-	}
+	if (q->qlen >= q->limit)
+		return qdisc_drop(skb, q);
 	skb_queue_tail(&q->bands[prio2band[skb->priority & 15]], skb);
 	q->qlen++;
+	q->backlog += skb->len;
 	return NET_XMIT_SUCCESS;
 }
 
@@ -35,6 +35,7 @@ static struct sk_buff *pfifo_fast_dequeue(struct Qdisc *q)
 		struct sk_buff *skb = skb_dequeue(&q->bands[b]);
 		if (skb) {
 			q->qlen--;
+			q->backlog -= skb->len;
 			return skb;
 		}
 	}
@@ -46,18 +47,74 @@ static void pfifo_fast_reset(struct Qdisc *q)
 	for (int b = 0; b < 3; b++)
 		skb_queue_purge_reason(&q->bands[b], NP_DROP_DEV_DOWN);
 	q->qlen = 0;
+	q->backlog = 0;
 	if (q->gso_skb) {
 		kfree_skb_reason(q->gso_skb, NP_DROP_DEV_DOWN);
 		q->gso_skb = NULL;
 	}
 }
 
-static const struct Qdisc_ops pfifo_fast_ops = {
+static int pfifo_fast_init(struct Qdisc *q, const char *args, const char **errpos)
+{
+	/* pfifo_fast takes no parameters: its limit is the device's txqueuelen. */
+	if (args && *args) {
+		if (errpos)
+			*errpos = args;
+		return -EINVAL;
+	}
+	q->limit = q->dev->tx_queue_len;
+	return 0;
+}
+
+static void pfifo_fast_dump(const struct Qdisc *q, char *buf, size_t cap)
+{
+	size_t n = (size_t)snprintf(buf, cap, "bands 3 priomap");
+	for (int i = 0; i < 16 && n < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, " %u", prio2band[i]);
+}
+
+const struct Qdisc_ops pfifo_fast_ops = {
 	.id = "pfifo_fast",
 	.enqueue = pfifo_fast_enqueue,
 	.dequeue = pfifo_fast_dequeue,
 	.reset = pfifo_fast_reset,
+	.init = pfifo_fast_init,
+	.dump = pfifo_fast_dump,
 };
+
+int qdisc_drop(struct sk_buff *skb, struct Qdisc *q)
+{
+	q->drops++;
+	kfree_skb_reason(skb, NP_DROP_QDISC_DROP);
+	return NET_XMIT_DROP;
+}
+
+static void qdisc_watchdog_fire(struct np_timer *t)
+{
+	struct qdisc_watchdog *wd = container_of(t, struct qdisc_watchdog, timer);
+	/* Enough tokens now (or time to send): NET_TX dequeues again (Linux's qdisc_watchdog). */
+	netif_schedule(wd->q->dev);
+}
+
+void qdisc_watchdog_init(struct qdisc_watchdog *wd, struct Qdisc *q)
+{
+	timer_setup(&wd->timer, qdisc_watchdog_fire);
+	wd->q = q;
+}
+
+void qdisc_watchdog_schedule_ns(struct qdisc_watchdog *wd, uint64_t expires)
+{
+	if (timer_pending(&wd->timer) && wd->timer.expires <= expires)
+		return;
+	/* mod_timer fails only without memory; the next enqueue runs the qdisc again. */
+	(void)mod_timer(wd->q->dev->stack, &wd->timer, expires);
+}
+
+void qdisc_watchdog_cancel(struct qdisc_watchdog *wd)
+{
+	if (timer_pending(&wd->timer))
+		del_timer(wd->q->dev->stack, &wd->timer);
+}
 
 struct Qdisc *qdisc_create_default(struct net_device *dev)
 {
@@ -76,6 +133,8 @@ void qdisc_destroy(struct Qdisc *q)
 {
 	if (q->ops->reset)
 		q->ops->reset(q);
+	if (q->ops->destroy)
+		q->ops->destroy(q);
 	free(q);
 }
 

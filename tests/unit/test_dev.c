@@ -141,9 +141,10 @@ static void test_rx_early_drops(void **state)
 	frame[13] = 0x34;
 	rx(f, frame, 60);
 	assert_int_equal(np_stack_drops(f->s, NP_DROP_UNHANDLED_PROTO), 1);
-	/* 802.1Q without VLAN devices. */
+	/* 802.1Q without VLAN devices (VID 5: VID 0 is priority-tagged and stays on the device). */
 	frame[12] = 0x81;
 	frame[13] = 0x00;
+	frame[15] = 5;
 	rx(f, frame, 60);
 	assert_int_equal(np_stack_drops(f->s, NP_DROP_VLAN_UNKNOWN), 1);
 	/* A device that is down drops everything. */
