@@ -10,6 +10,7 @@
 
 #include "core/stack.h"
 #include "netfilter/netfilter.h"
+#include "netfilter/nf_tables.h"
 #include "trace/trace.h"
 
 const char *const nf_hook_names[5] = {
@@ -50,6 +51,7 @@ void nf_unregister_hook(struct np_stack *s, unsigned hook, nf_hookfn fn, void *p
 
 void nf_hooks_free(struct np_stack *s)
 {
+	nf_net_free(s); /* the rule tables' state and their hooks */
 	for (int h = 0; h < NF_INET_NUMHOOKS; h++) {
 		while (s->nf_hooks[h]) {
 			struct nf_hook_entry *e = s->nf_hooks[h];
