@@ -46,7 +46,7 @@ np_build() {
 }
 
 NP_BUILD_PACKAGES=(cmake gcc make pkg-config libpcap-dev libcmocka-dev)
-NP_TEST_PACKAGES=(iproute2 iputils-ping iputils-arping tshark socat netcat-openbsd iptables python3 python3-scapy curl)
+NP_TEST_PACKAGES=(iproute2 iputils-ping iputils-arping tshark socat netcat-openbsd iptables python3 python3-scapy curl traceroute)
 
 # Tests in which several threads drive stacks and sockets; test.sh runs them under ThreadSanitizer.
 NP_THREADED_TESTS='^(test_socket_threads|test_cable_ping|test_udp_sockets|test_tcp_threads|test_event_loop)$'

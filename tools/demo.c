@@ -2,16 +2,20 @@
  * `netpath demo`: two stacks, alice and bob, in this process, joined by a
  * virtual cable and run on one virtual clock (deterministic and instant).
  * It shows ARP resolving, pings both ways, a UDP echo exchange and a
- * datagram to a closed port, the path the first packet of each kind took
+ * datagram to a closed port, a TCP transfer over a lossy cable and a TCP
+ * connection to a closed port, the path the first packet of each kind took
  * through the stack (stage by stage, as the seed diagrams draw it), and the
  * counters of both stacks.
  *   cmd_demo -> demo_setup (np_stack_create, np_cable_create, np_addr_add)
  *            -> act_ping (np_ping_send, np_sim_run) -> demo_on_path (trace callback)
  *            -> act_udp (non-blocking np_sendto / np_recvfrom between np_sim_run calls)
+ *            -> act_tcp (np_dev_set_faults on the cable; non-blocking np_connect, np_accept,
+ *               np_send / np_recv between np_sim_run calls; the TCP counters)
  *            -> demo_print_paths -> np_stack_print_counters
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +23,7 @@
 #include "tool.h"
 
 #define DEMO_NSTACKS 2
-#define DEMO_MAX_KINDS 64
+#define DEMO_MAX_KINDS 96
 #define SEC 1000000000ull
 
 struct demo;
@@ -63,6 +67,9 @@ struct demo {
 	unsigned long pings_sent, pings_answered;
 	unsigned long udp_sent, udp_echoed;
 	int udp_refused;          /* the connected socket saw ECONNREFUSED */
+	unsigned long tcp_sent, tcp_intact;  /* bytes alice sent, bytes bob got in order and intact */
+	int tcp_eof;              /* bob saw alice's FIN after the last byte */
+	int tcp_refused;          /* the connect to a closed port saw ECONNREFUSED */
 };
 
 /* ---- packet paths ---- */
@@ -99,6 +106,12 @@ static void kind_of(const char *summary, char *out, size_t cap)
 	}
 	if (out[0] == '\0')
 		snprintf(out, cap, "packet");
+	/* TCP: "TCP [S]", "TCP [SA]", "TCP [A]", "TCP [PA]", "TCP [FA]" ...: one kind per flag set. */
+	if (strcmp(out, "TCP") == 0) {
+		const char *fl = strchr(summary, '['), *end = fl ? strchr(fl, ']') : NULL;
+		if (fl != NULL && end != NULL)
+			snprintf(out, cap, "TCP %.*s", (int)(end - fl + 1), fl);
+	}
 }
 
 /* Trace callback: runs when each packet of either stack ends (consumed or dropped). */
@@ -434,11 +447,242 @@ out:
 	return rc;
 }
 
+/* ---- TCP ---- */
+
+#define DEMO_TCP_BYTES (1ul << 20)
+#define DEMO_TCP_PORT 5001
+#define DEMO_TCP_CLOSED_PORT 9999
+#define DEMO_TCP_FAULTS "loss=2%,delay=5ms,seed=3"
+#define MSEC 1000000ull
+
+/* Byte i of the transfer: a pattern bob checks as it arrives (a lost, doubled or misplaced byte shows). */
+static unsigned char demo_tcp_byte(unsigned long i)
+{
+	return (unsigned char)(i * 131 + (i >> 10) * 7 + (i >> 17));
+}
+
+/* Prints one stack's TCP counters that tell how the loss was repaired. */
+static void demo_tcp_counters(struct demo *d, int i, const char *who)
+{
+	static const struct {
+		enum np_mib_field f;
+		const char *name;
+	} c[] = {
+		{ NP_MIB_TcpActiveOpens, "TcpActiveOpens" },           { NP_MIB_TcpPassiveOpens, "TcpPassiveOpens" },
+		{ NP_MIB_TcpOutSegs, "TcpOutSegs" },                   { NP_MIB_TcpInSegs, "TcpInSegs" },
+		{ NP_MIB_TcpRetransSegs, "TcpRetransSegs" },           { NP_MIB_TcpExtTCPFastRetrans, "TCPFastRetrans" },
+		{ NP_MIB_TcpExtTCPTimeouts, "TCPTimeouts" },           { NP_MIB_TcpExtTCPLossUndo, "TCPLossUndo" },
+		{ NP_MIB_TcpExtTCPOFOQueue, "TCPOFOQueue" },           { NP_MIB_TcpExtDelayedACKs, "DelayedACKs" },
+	};
+	int col = 0;
+
+	printf("%s:", who);
+	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		uint64_t v = np_stack_mib(d->st[i], c[k].f);
+		if (v == 0 && c[k].f != NP_MIB_TcpRetransSegs)
+			continue;
+		if (col >= 4) {
+			printf("\n%*s", (int)strlen(who) + 1, "");
+			col = 0;
+		}
+		printf(" %s %llu", c[k].name, (unsigned long long)v);
+		col++;
+	}
+	printf("\n");
+}
+
+/* Sends what alice's send buffer takes now; returns the bytes accepted. */
+static unsigned long demo_tcp_push(int fd, unsigned long sent)
+{
+	unsigned char buf[16384];
+	unsigned long start = sent;
+
+	while (sent < DEMO_TCP_BYTES) {
+		size_t len = DEMO_TCP_BYTES - sent < sizeof(buf) ? DEMO_TCP_BYTES - sent : sizeof(buf);
+		for (size_t k = 0; k < len; k++)
+			buf[k] = demo_tcp_byte(sent + k);
+		ssize_t n = np_send(fd, buf, len, MSG_DONTWAIT);
+		if (n <= 0)
+			break;   /* EAGAIN: the send buffer is full until ACKs free it */
+		sent += (unsigned long)n;
+	}
+	return sent - start;
+}
+
+/* Reads what bob has received in order, checking every byte; -1 on an error, 1 at EOF, else 0. */
+static int demo_tcp_pull(struct demo *d, int fd, unsigned long *got)
+{
+	unsigned char buf[16384];
+
+	for (;;) {
+		ssize_t n = np_recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			return 1;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		for (ssize_t k = 0; k < n; k++) {
+			if (buf[k] == demo_tcp_byte(*got + (unsigned long)k))
+				d->tcp_intact++;
+		}
+		*got += (unsigned long)n;
+	}
+}
+
 /*
- * The demo's acts, in order. Each shows one part of the stack.
- * The TCP issue adds act_tcp after act_udp: handshake, a transfer and the
- * close, with the TCP stages.
+ * alice connects to a listening socket on bob and sends 1 MiB while bob's
+ * eth0 drops 2% of the frames both ways (and delays each by 5 ms, so the
+ * RTT is 10 ms); TCP's retransmissions (fast retransmit on duplicate ACKs,
+ * the retransmission timer) repair every loss. Then alice connects to a
+ * closed port: bob answers the SYN with an RST and alice's socket reports
+ * ECONNREFUSED. One thread drives both stacks on the virtual clock, so the
+ * sockets are non-blocking and np_sim_run moves the packets between calls.
  */
+static int act_tcp(struct demo *d)
+{
+	struct sockaddr_in any = demo_sin("0.0.0.0", DEMO_TCP_PORT), bobp = demo_sin(d->addr[1], DEMO_TCP_PORT);
+	struct sockaddr_in closed = demo_sin(d->addr[1], DEMO_TCP_CLOSED_PORT), peer;
+	socklen_t plen = sizeof(peer), elen;
+	const char *errpos = NULL;
+	int lfd = -1, cfd = -1, afd = -1, xfd = -1, err = 0, rc = -1, eof = 0;
+	unsigned long got = 0;
+	uint64_t t0, t1, deadline;
+	struct pollfd pf;
+	char ip[INET_ADDRSTRLEN];
+
+	printf("\n== TCP: alice sends 1 MiB to bob (port %d) over a cable that loses 2%% of the frames ==\n",
+	       DEMO_TCP_PORT);
+	if (np_dev_set_faults(d->dev[1], NP_RXTX, DEMO_TCP_FAULTS, &errpos) < 0) {
+		fprintf(stderr, "netpath: demo: cannot set faults on bob's eth0\n");
+		return -1;
+	}
+	printf("(bob's eth0 now drops 2%% of the frames each way and delays each by 5 ms: %s)\n", DEMO_TCP_FAULTS);
+	lfd = np_socket(d->st[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	cfd = np_socket(d->st[0], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (lfd < 0 || cfd < 0 || np_bind(lfd, (struct sockaddr *)&any, sizeof(any)) < 0 || np_listen(lfd, 8) < 0) {
+		fprintf(stderr, "netpath: demo: TCP sockets: %s\n", strerror(errno));
+		goto out;
+	}
+	printf("bob:   socket, bind 0.0.0.0:%d, listen\n", DEMO_TCP_PORT);
+
+	/* The three-way handshake (RFC 9293 3.5): SYN, SYN-ACK, ACK. */
+	t0 = np_clock_now(d->clock);
+	if (np_connect(cfd, (struct sockaddr *)&bobp, sizeof(bobp)) == 0 || errno != EINPROGRESS) {
+		printf("alice: connect: %s (expected EINPROGRESS)\n", strerror(errno));
+		goto out;
+	}
+	printf("alice: connect 10.0.0.2:%d: EINPROGRESS (non-blocking; the SYN is on its way)\n", DEMO_TCP_PORT);
+	deadline = t0 + 150 * SEC;   /* past the last SYN retry (net.ipv4.tcp_syn_retries) */
+	for (;;) {
+		demo_sim(d, np_clock_now(d->clock) + MSEC);
+		if (afd < 0)
+			afd = np_accept(lfd, (struct sockaddr *)&peer, &plen);
+		/* alice's socket turns writable when connected, or reports why it is not (SO_ERROR). */
+		pf.fd = cfd;
+		pf.events = POLLOUT;
+		pf.revents = 0;
+		if (np_poll(&pf, 1, 0) > 0) {
+			elen = sizeof(err);
+			if (np_getsockopt(cfd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+				err = errno;
+			if (err != 0 || afd >= 0)
+				break;
+		}
+		if (np_clock_now(d->clock) >= deadline)
+			break;
+	}
+	if (afd < 0 || err != 0) {
+		printf("alice: no connection after %.1f s of virtual time: %s\n",
+		       (double)(np_clock_now(d->clock) - t0) / 1e9, err ? strerror(err) : "no answer");
+		goto out;
+	}
+	inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
+	printf("bob:   accept: %s:%u, %.1f ms after the connect (SYN, SYN-ACK, ACK)\n", ip, ntohs(peer.sin_port),
+	       (double)(np_clock_now(d->clock) - t0) / 1e6);
+
+	/* The transfer: alice fills her send buffer, bob drains his receive queue, the clock moves 1 ms. */
+	t0 = np_clock_now(d->clock);
+	deadline = t0 + 120 * SEC;
+	while (!eof && np_clock_now(d->clock) < deadline) {
+		if (d->tcp_sent < DEMO_TCP_BYTES) {
+			d->tcp_sent += demo_tcp_push(cfd, d->tcp_sent);
+			if (d->tcp_sent == DEMO_TCP_BYTES) {
+				np_shutdown(cfd, SHUT_WR);   /* FIN after the last byte */
+				printf("alice: sent %lu bytes with np_send, then shutdown(SHUT_WR): FIN\n", d->tcp_sent);
+			}
+		}
+		int r = demo_tcp_pull(d, afd, &got);
+		if (r < 0) {
+			printf("bob:   recv: %s\n", strerror(errno));
+			break;
+		}
+		if (r > 0) {
+			eof = 1;
+			break;
+		}
+		demo_sim(d, np_clock_now(d->clock) + MSEC);
+	}
+	t1 = np_clock_now(d->clock);
+	d->tcp_eof = eof && got == DEMO_TCP_BYTES;
+	printf("bob:   received %lu bytes, %s, then %s\n", got,
+	       d->tcp_intact == DEMO_TCP_BYTES && got == DEMO_TCP_BYTES ? "every byte in order and intact"
+									: "NOT the bytes alice sent",
+	       eof ? "end of file (alice's FIN)" : "no end of file");
+	{
+		double sec = (double)(t1 - t0) / 1e9;
+		printf("--- %lu bytes in %.3f s of virtual time (%.2f Mbit/s; RTT 10 ms, 2%% loss each way)\n", got, sec,
+		       sec > 0 ? (double)got * 8 / sec / 1e6 : 0.0);
+	}
+	/* bob closes too: his FIN, alice's ACK; alice then holds TIME_WAIT. */
+	np_close(afd);
+	afd = -1;
+	demo_sim(d, np_clock_now(d->clock) + 5 * SEC);
+	{
+		char c;
+		printf("bob:   close: FIN; alice: recv -> %s, close\n",
+		       np_recv(cfd, &c, 1, MSG_DONTWAIT) == 0 ? "0 (end of file)" : "no end of file");
+	}
+	printf("How TCP repaired the losses:\n");
+	demo_tcp_counters(d, 0, "  alice");
+	demo_tcp_counters(d, 1, "  bob  ");
+	printf("  the cable's fault injection dropped %llu frames (drop FAULT_INJECTED_LOSS)\n",
+	       (unsigned long long)(np_stack_drops(d->st[0], NP_DROP_FAULT_INJECTED_LOSS) +
+				    np_stack_drops(d->st[1], NP_DROP_FAULT_INJECTED_LOSS)));
+	np_dev_set_faults(d->dev[1], NP_RXTX, "off", NULL);
+
+	/* A closed port (RFC 9293 3.10.7.1): the SYN is answered with an RST. */
+	printf("\n== TCP: alice connects to bob's port %d, where nothing listens ==\n", DEMO_TCP_CLOSED_PORT);
+	xfd = np_socket(d->st[0], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (xfd < 0 || (np_connect(xfd, (struct sockaddr *)&closed, sizeof(closed)) < 0 && errno != EINPROGRESS)) {
+		printf("alice: connect: %s\n", strerror(errno));
+	} else {
+		demo_sim(d, np_clock_now(d->clock) + SEC);
+		err = 0;
+		elen = sizeof(err);
+		np_getsockopt(xfd, SOL_SOCKET, SO_ERROR, &err, &elen);
+		if (err == ECONNREFUSED) {
+			d->tcp_refused = 1;
+			printf("alice: connect 10.0.0.2:%d: %s (ECONNREFUSED: bob answered the SYN with an RST)\n",
+			       DEMO_TCP_CLOSED_PORT, strerror(err));
+		} else {
+			printf("alice: connect 10.0.0.2:%d: %s (expected ECONNREFUSED)\n", DEMO_TCP_CLOSED_PORT,
+			       err ? strerror(err) : "no error");
+		}
+	}
+	rc = 0;
+out:
+	np_dev_set_faults(d->dev[1], NP_RXTX, "off", NULL);
+	if (afd >= 0)
+		np_close(afd);
+	if (cfd >= 0)
+		np_close(cfd);
+	if (lfd >= 0)
+		np_close(lfd);
+	if (xfd >= 0)
+		np_close(xfd);
+	return rc;
+}
+
+/* The demo's acts, in order. Each shows one part of the stack. */
 static int act_ping(struct demo *d)
 {
 	demo_print_neighbours(d, "before the first ping");
@@ -456,7 +700,7 @@ static const struct {
 } demo_acts[] = {
 	{ "ping", act_ping },
 	{ "udp", act_udp },
-	/* { "tcp", act_tcp }: added by the TCP issue. */
+	{ "tcp", act_tcp },
 };
 
 /* ---- set-up ---- */
@@ -609,14 +853,19 @@ int cmd_demo(int argc, char **argv)
 	if (pcap != NULL)
 		printf("\nalice's eth0 was captured to %s (open it in Wireshark)\n", pcap);
 
+	int tcp_ok = d.tcp_sent == DEMO_TCP_BYTES && d.tcp_intact == DEMO_TCP_BYTES && d.tcp_eof;
 	if (rc == 0 && d.pings_answered == d.pings_sent && d.udp_echoed == d.udp_sent && d.udp_sent > 0 &&
-	    d.udp_refused) {
-		printf("\ndemo: all %lu pings answered, all %lu UDP datagrams echoed, ECONNREFUSED from the closed port\n",
-		       d.pings_sent, d.udp_sent);
+	    d.udp_refused && tcp_ok && d.tcp_refused) {
+		printf("\ndemo: all %lu pings answered, all %lu UDP datagrams echoed, ECONNREFUSED from the closed port;\n"
+		       "      TCP: %lu bytes arrived intact over the lossy cable, ECONNREFUSED (RST) from the closed port\n",
+		       d.pings_sent, d.udp_sent, d.tcp_intact);
 	} else {
-		printf("\ndemo: %lu of %lu pings answered, %lu of %lu UDP datagrams echoed, %s\n", d.pings_answered,
-		       d.pings_sent, d.udp_echoed, d.udp_sent,
-		       d.udp_refused ? "ECONNREFUSED from the closed port" : "no ECONNREFUSED from the closed port");
+		printf("\ndemo: %lu of %lu pings answered, %lu of %lu UDP datagrams echoed, %s;\n"
+		       "      TCP: %lu of %lu bytes arrived intact%s, %s\n",
+		       d.pings_answered, d.pings_sent, d.udp_echoed, d.udp_sent,
+		       d.udp_refused ? "ECONNREFUSED from the closed port" : "no ECONNREFUSED from the closed port",
+		       d.tcp_intact, DEMO_TCP_BYTES, d.tcp_eof ? "" : " (no end of file)",
+		       d.tcp_refused ? "ECONNREFUSED (RST) from the closed port" : "no ECONNREFUSED from the closed TCP port");
 		rc = 1;
 	}
 	for (int i = 0; i < DEMO_NSTACKS; i++)

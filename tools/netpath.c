@@ -1,8 +1,9 @@
 /*
  * The `netpath` command: entry point, help, and the small subcommands
  * (version, sysctl, drop-reasons). The packet-moving subcommands live in
- * demo.c (two stacks on a virtual cable) and tap.c (run, ping on a TAP).
- *   main -> cmd_demo | cmd_run | cmd_ping | cmd_sysctl | cmd_drop_reasons
+ * demo.c (two stacks on a virtual cable), tap.c (run, ping on a TAP) and
+ * get.c (an HTTP download over netpath's TCP).
+ *   main -> cmd_demo | cmd_run | cmd_ping | cmd_get | cmd_sysctl | cmd_drop_reasons
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,9 +21,10 @@ static const char overview[] =
 	"every packet can be followed through the kernel's functions, stage by stage.\n"
 	"\n"
 	"commands:\n"
-	"  demo     two stacks on a virtual cable: ARP, pings, UDP, each packet's path, counters\n"
+	"  demo     two stacks on a virtual cable: ARP, pings, UDP, TCP, each packet's path, counters\n"
 	"  run      run a stack on a TAP device until SIGINT/SIGTERM, then print counters\n"
 	"  ping     ping from inside a netpath stack (on a TAP, or over its loopback)\n"
+	"  get      download a URL over HTTP/1.1 through a netpath stack on a TAP\n"
 	"  sysctl   print the run-time tunables and their defaults\n"
 	"  drop-reasons  list every drop reason with its meaning\n"
 	"  version  print the version\n"
@@ -38,8 +40,11 @@ static const char help_demo[] =
 	"virtual clock (deterministic and instant). It shows the neighbour tables\n"
 	"before and after ARP, five pings alice -> bob and three bob -> alice, UDP\n"
 	"datagrams alice -> an echo socket on bob and one to a closed port (the\n"
-	"connected socket then says ECONNREFUSED), the path the first packet of each\n"
-	"kind took through the stack, and the counters.\n"
+	"connected socket then says ECONNREFUSED), a TCP transfer of 1 MiB alice -> bob\n"
+	"over a cable that loses 2% of the frames (retransmissions repair every loss:\n"
+	"TcpRetransSegs ...) and a TCP connection to a closed port (refused by an RST),\n"
+	"then the path the first packet of each kind took through the stack, and the\n"
+	"counters.\n"
 	"\n"
 	"  --trace        print every packet's stages as they happen and its whole path\n"
 	"                 when it ends (instead of only the first packet of each kind)\n"
@@ -47,15 +52,18 @@ static const char help_demo[] =
 	"  --faults SPEC  impair alice's eth0 both ways, e.g. delay=10ms or loss=20%,seed=1\n"
 	"                 (keys: loss delay jitter reorder dup corrupt rate limit seed)\n"
 	"\n"
-	"Exit status: 0 if every ping and UDP datagram got its reply and the closed\n"
-	"port said ECONNREFUSED, 1 otherwise.\n";
+	"Exit status: 0 if every ping and UDP datagram got its reply, the closed ports\n"
+	"said ECONNREFUSED and the TCP transfer arrived intact, 1 otherwise.\n";
 
 static const char help_run[] =
 	"usage: netpath run --tap IFNAME [--addr A.B.C.D/N]... [--host-addr A.B.C.D/N]\n"
 	"                   [--mtu N] [--faults SPEC] [--faults-rx SPEC] [--faults-tx SPEC]\n"
+	"                   [--qdisc SPEC] [--vlan VID[:NAME] [--addr A.B.C.D/N]...]...\n"
 	"                   [--tap IFNAME2 ...] [--gateway A.B.C.D] [--pcap FILE] [--trace]\n"
 	"                   [--sysctl NAME=VALUE]... [--counters-interval SEC]\n"
-	"                   [--serve NAME[=PORT]]...\n"
+	"                   [--serve NAME[=PORT]]... [--serve http=DIR]\n"
+	"                   [--forward] [--route PREFIX via GW [dev IFNAME]]...\n"
+	"                   [--rule 'RULE']... [--rules-file FILE]\n"
 	"\n"
 	"Runs a netpath stack on the TAP device IFNAME (created if missing) in the\n"
 	"foreground until SIGINT or SIGTERM, then prints its counters and exits 0.\n"
@@ -70,24 +78,46 @@ static const char help_run[] =
 	"  --faults SPEC          impair the device both ways; --faults-rx / --faults-tx\n"
 	"                         for one direction. SPEC: loss=2%,delay=20ms,jitter=5ms,\n"
 	"                         reorder=5%,dup=1%,corrupt=0.1%,rate=10mbit,seed=N\n"
+	"  --qdisc SPEC           the device's queueing discipline (like tc qdisc replace):\n"
+	"                         pfifo_fast (default), pfifo:limit=N, bfifo:limit=SIZE,\n"
+	"                         tbf:rate=10mbit,burst=32k,latency=50ms (or limit=SIZE),\n"
+	"                         netem:delay=10ms,jitter=2ms,loss=1%,dup=1%,reorder=5%,\n"
+	"                         corrupt=0.1%,rate=1mbit,limit=N,seed=N\n"
+	"  --vlan VID[:NAME]      an 802.1Q VLAN device on it (VID 1-4094, name IFNAME.VID);\n"
+	"                         the --addr and --qdisc after it apply to the VLAN device:\n"
+	"                         --tap t0 --addr 10.0.0.2/24 --vlan 100 --addr 10.100.0.2/24\n"
 	"Global options:\n"
 	"  --gateway A.B.C.D      default route via this gateway\n"
 	"  --pcap FILE            capture every device to FILE\n"
 	"  --trace                print every packet's path (stage by stage) to stdout\n"
 	"  --sysctl NAME=VALUE    set a tunable, e.g. net.ipv4.ip_default_ttl=32\n"
 	"  --counters-interval SEC  also print the counters every SEC seconds\n"
+	"  --forward              route between the devices (net.ipv4.ip_forward=1)\n"
+	"  --route PREFIX via GW [dev IFNAME]  a static route (repeatable); PREFIX is\n"
+	"                         A.B.C.D/N or default\n"
+	"  --rule 'RULE'          a netfilter rule in iptables syntax (repeatable), e.g.\n"
+	"                         'INPUT -p tcp --dport 80 -j DROP' (a chain first means -A),\n"
+	"                         '-P INPUT DROP', '-t nat -A POSTROUTING -o rt1 -j MASQUERADE';\n"
+	"                         the rule counters print with the others at exit\n"
+	"  --rules-file FILE      rules in iptables-save form (*filter, :CHAIN POLICY, -A ...)\n"
 	"  --serve NAME[=PORT]    run an app inside the stack (repeatable); the stack then\n"
 	"                         runs in a thread of its own and each app in another:\n"
-	"                           echo     UDP echo on port 7 (RFC 862)\n"
-	"                           discard  UDP discard on port 9 (RFC 863)\n"
-	"                         NAME=PORT serves it on another port. At exit each app\n"
-	"                         prints what it did before the counters.\n"
+	"                           echo      UDP and TCP echo on port 7 (RFC 862)\n"
+	"                           discard   UDP and TCP discard on port 9 (RFC 863)\n"
+	"                           http=DIR  HTTP/1.1 on TCP port 80: GET and HEAD of the\n"
+	"                                     files under DIR (keep-alive, directory listings)\n"
+	"                         echo=PORT, discard=PORT serve on another port. At exit\n"
+	"                         each app prints what it did before the counters.\n"
 	"\n"
 	"Example (as root):\n"
 	"  netpath run --tap tap0 --addr 10.0.0.2/24 --host-addr 10.0.0.1/24 --trace\n"
 	"  ping 10.0.0.2          # from another terminal\n"
 	"  netpath run --tap tap0 --addr 10.0.0.2/24 --host-addr 10.0.0.1/24 --serve echo\n"
-	"  echo hello | socat - UDP4:10.0.0.2:7   # from another terminal\n";
+	"  echo hello | socat - UDP4:10.0.0.2:7   # from another terminal\n"
+	"  netpath run --tap tap0 --addr 10.0.0.2/24 --host-addr 10.0.0.1/24 --serve http=/srv\n"
+	"  curl -O http://10.0.0.2/file           # from another terminal\n"
+	"  netpath run --forward --tap rt0 --addr 10.81.1.1/24 --host-addr 10.81.1.2/24 \\\n"
+	"              --tap rt1 --addr 10.81.2.1/24 --route 10.81.3.0/24 via 10.81.2.2\n";
 
 static const char help_ping[] =
 	"usage: netpath ping [--tap IFNAME --addr A.B.C.D/N [--gateway A.B.C.D]\n"
@@ -104,8 +134,37 @@ static const char help_ping[] =
 	"  -i INTERVAL  seconds between requests (default 1)\n"
 	"  -s SIZE      ICMP data bytes (default 56)\n"
 	"  -W TIMEOUT   seconds to wait for replies after the last request (default 10)\n"
+	"  --rule 'RULE', --rules-file FILE  netfilter rules, as for `netpath run`\n"
 	"\n"
 	"Exit status: 0 if at least one reply came back, 1 if none, 2 on errors.\n";
+
+static const char help_get[] =
+	"usage: netpath get --tap IFNAME --addr A.B.C.D/N [--host-addr A.B.C.D/N]\n"
+	"                   [--gateway A.B.C.D] [--mtu N] [--faults SPEC] [--faults-rx SPEC]\n"
+	"                   [--faults-tx SPEC] [--pcap FILE] [--trace] [--sysctl NAME=VALUE]...\n"
+	"                   [--timeout SEC] [--counters] URL -o FILE\n"
+	"\n"
+	"Downloads URL (http://A.B.C.D[:PORT]/PATH; no DNS, no TLS) with an HTTP/1.1\n"
+	"GET from inside a netpath stack on the TAP device IFNAME, so every byte\n"
+	"crosses netpath's TCP, and writes the body to FILE (-o - for stdout). The\n"
+	"body may be framed by Content-Length, chunked, or the server's close.\n"
+	"Prints the size, time and rate, and the TCP counters (retransmissions).\n"
+	"Needs root or CAP_NET_ADMIN.\n"
+	"\n"
+	"  -o, --output FILE  where the body goes (- for stdout; the report then goes to stderr)\n"
+	"  --timeout SEC      give up when nothing arrives for SEC seconds (default 60; 0: never)\n"
+	"  --counters         print the stack's counters at the end (and the rule counters)\n"
+	"  --rule 'RULE', --rules-file FILE  netfilter rules, as for `netpath run`\n"
+	"  the device options (--addr, --host-addr, --mtu, --faults*) and --gateway,\n"
+	"  --pcap, --trace, --sysctl are those of `netpath run`.\n"
+	"\n"
+	"Exit status: 0 if the whole body arrived with a 2xx status, 1 if the\n"
+	"connection failed, was cut short or the status was not 2xx, 2 on usage errors.\n"
+	"\n"
+	"Example (as root, with a web server on the host side):\n"
+	"  python3 -m http.server --bind 10.0.0.1 8000 &\n"
+	"  netpath get --tap tap0 --addr 10.0.0.2/24 --host-addr 10.0.0.1/24 \\\n"
+	"      http://10.0.0.1:8000/file -o file\n";
 
 static const char help_sysctl[] =
 	"usage: netpath sysctl [NAME...]\n"
@@ -127,7 +186,7 @@ int tool_help(const char *name, FILE *out)
 		const char *name;
 		const char *text;
 	} helps[] = {
-		{ "demo", help_demo },     { "run", help_run },     { "ping", help_ping },
+		{ "demo", help_demo },     { "run", help_run },     { "ping", help_ping },     { "get", help_get },
 		{ "sysctl", help_sysctl }, { "drop-reasons", help_drops }, { "version", help_version },
 	};
 	if (name == NULL) {
@@ -358,6 +417,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "ping") == 0)
 		return cmd_ping(argc - 1, argv + 1);
+	if (strcmp(cmd, "get") == 0)
+		return cmd_get(argc - 1, argv + 1);
 	if (strcmp(cmd, "sysctl") == 0)
 		return cmd_sysctl(argc - 1, argv + 1);
 	if (strcmp(cmd, "drop-reasons") == 0)

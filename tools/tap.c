@@ -100,6 +100,8 @@ int tool_dev_setup(struct np_stack *s, struct tool_dev *d)
 			return -1;
 		}
 	}
+	if (tool_netdev_setup(s, d) < 0)   /* --qdisc, --vlan (qdisc.c) */
+		return -1;
 	return 0;
 }
 
@@ -118,6 +120,7 @@ void tool_dev_ready(const struct tool_dev *d)
 		snprintf(addrs, sizeof(addrs), "no address");
 	fprintf(stderr, "netpath: %s up, %s, mac %s%s%s\n", d->tap, addrs, macs,
 		d->host_addr ? ", host side " : "", d->host_addr ? d->host_addr : "");
+	tool_netdev_ready(d);
 }
 
 /* Options shared by run and ping. */
@@ -145,6 +148,9 @@ static int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, i
 	int plen;
 
 #define OPT(name) ((r = tool_opt(cmd, argc, argv, i, name, &v)) != 0)
+	/* --qdisc, --vlan and the --addr after a --vlan (qdisc.c). */
+	if ((r = tool_netdev_opt(cmd, cur, argc, argv, i)) != 0)
+		return r;
 	if (OPT("--tap")) {
 		if (r < 0)
 			return -1;
@@ -432,11 +438,15 @@ int cmd_run(int argc, char **argv)
 	struct tap_opts o;
 	struct tap_stack t;
 	struct serve_set *sv;
+	struct router_opts ro;
+	struct nf_opts no;
 	long long interval_ns = 0;
 	const char *v;
 	int r, rc = EXIT_USAGE;
 
 	memset(&o, 0, sizeof(o));
+	memset(&ro, 0, sizeof(ro));
+	memset(&no, 0, sizeof(no));
 	sv = serve_new();
 	if (sv == NULL) {
 		fprintf(stderr, "netpath: run: out of memory\n");
@@ -444,6 +454,16 @@ int cmd_run(int argc, char **argv)
 	}
 	for (int i = 1; i < argc; i++) {
 		r = tap_opt("run", &o, argc, argv, &i);
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			continue;
+		r = router_opt("run", &ro, argc, argv, &i);
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			continue;
+		r = nf_opt("run", &no, argc, argv, &i);
 		if (r < 0)
 			goto out;
 		if (r > 0)
@@ -477,9 +497,11 @@ int cmd_run(int argc, char **argv)
 		tool_usage_error("run", "give a device with --tap IFNAME");
 		goto out;
 	}
+	if (nf_check("run", &no) < 0)
+		goto out;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (tap_stack_setup(&t, &o, "netpath") < 0) {
+	if (tap_stack_setup(&t, &o, "netpath") < 0 || router_apply(t.s, &ro) < 0 || nf_apply(t.s, &no) < 0) {
 		tap_stack_free(&t, &o);
 		rc = 1;
 		goto out;
@@ -490,8 +512,10 @@ int cmd_run(int argc, char **argv)
 		run_in_this_thread(&t, &o, interval_ns);
 		rc = 0;
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		np_stack_print_counters(t.s, stdout);
+		nf_print_counters(t.s, &no, stdout);
+	}
 	fflush(stdout);
 	tap_stack_free(&t, &o);
 out:
@@ -585,11 +609,15 @@ int cmd_ping(int argc, char **argv)
 	long long interval_ns = 1000000000LL, wait_ns = 10000000000LL;
 	uint64_t start, next_send, deadline = 0;
 	int rc, exit_code;
+	struct nf_opts no;
 
 	memset(&o, 0, sizeof(o));
+	memset(&no, 0, sizeof(no));
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int r = tap_opt("ping", &o, argc, argv, &i);
+		if (r == 0)
+			r = nf_opt("ping", &no, argc, argv, &i);
 		if (r < 0)
 			return EXIT_USAGE;
 		if (r > 0)
@@ -635,8 +663,10 @@ int cmd_ping(int argc, char **argv)
 		}
 	}
 
+	if (nf_check("ping", &no) < 0)
+		return EXIT_USAGE;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (tap_stack_setup(&t, &o, "netpath") < 0) {
+	if (tap_stack_setup(&t, &o, "netpath") < 0 || nf_apply(t.s, &no) < 0) {
 		tap_stack_free(&t, &o);
 		return EXIT_USAGE;
 	}

@@ -2,7 +2,7 @@
  * The `netpath` command: shared helpers of its subcommands. The command is
  * written only against the public API (the headers in include/netpath), like any other
  * program that links libnetpath.
- *   main (netpath.c) -> cmd_demo (demo.c) | cmd_run, cmd_ping (tap.c)
+ *   main (netpath.c) -> cmd_demo (demo.c) | cmd_run, cmd_ping (tap.c) | cmd_get (get.c)
  *   cmd_run --serve -> serve_* (serve.c): apps inside the stack
  */
 #ifndef NP_TOOL_H
@@ -22,6 +22,7 @@ enum { EXIT_USAGE = 2 };
 int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
+int cmd_get(int argc, char **argv);
 
 /* Prints the help of one subcommand (or the overview when name is NULL); -1 if unknown. */
 int tool_help(const char *name, FILE *out);
@@ -55,6 +56,16 @@ void tool_signals_install(struct np_stack *s);
 int tool_signalled(void);
 void tool_signals_reset(void);
 
+/* A --vlan on a tool_dev, with the --addr/--qdisc options given after it (qdisc.c). */
+struct tool_vlan {
+	unsigned vid;
+	const char *name;         /* NULL: "PARENT.VID" */
+	const char *addrs[NP_MAX_IFADDRS];
+	int naddrs;
+	const char *qdisc;
+	struct np_dev *dev;
+};
+
 /* One TAP device of `run` / `ping` and the options that apply to it. */
 struct tool_dev {
 	const char *tap;
@@ -64,7 +75,20 @@ struct tool_dev {
 	long mtu;                 /* 0: leave the default */
 	const char *faults[4];    /* by enum np_dir: [NP_RX], [NP_TX], [NP_RXTX] */
 	struct np_dev *dev;
+	const char *qdisc;        /* --qdisc SPEC (qdisc.c) */
+	struct tool_vlan vlans[4];
+	int nvlans;
 };
+
+/*
+ * qdisc.c: --qdisc SPEC and --vlan VID[:NAME] for the current device, and
+ * --addr after a --vlan (for the VLAN device). 1 consumed, 0 not ours, -1 usage error (printed).
+ */
+int tool_netdev_opt(const char *cmd, struct tool_dev *cur, int argc, char **argv, int *i);
+/* Sets d's qdisc, creates its VLAN devices with their addresses and qdiscs; -1 after printing. */
+int tool_netdev_setup(struct np_stack *s, struct tool_dev *d);
+/* One "netpath: t0.100 up (vlan 100 on t0), ..." line per VLAN device on stderr. */
+void tool_netdev_ready(const struct tool_dev *d);
 
 /*
  * Opens d->tap on s and applies the addresses, MTU, faults and host side.
@@ -75,23 +99,54 @@ int tool_dev_setup(struct np_stack *s, struct tool_dev *d);
 void tool_dev_ready(const struct tool_dev *d);
 
 /*
- * `run --serve NAME[=ARG]` (serve.c): built-in apps (UDP echo, discard)
- * written against the socket API, each in a thread beside the stack's.
+ * `run --serve NAME[=ARG]` (serve.c): built-in apps (UDP and TCP echo and
+ * discard, an HTTP file server) written against the socket API, in threads
+ * beside the stack's.
  */
 struct serve_set;
 struct serve_set *serve_new(void);
 /* Stops the apps if running and frees the set. */
 void serve_free(struct serve_set *set);
 int serve_count(const struct serve_set *set);
-/* Adds one --serve spec; -1 after printing a clear error (unknown name, needs TCP, bad port). */
+/* Adds one --serve spec; -1 after printing a clear error (unknown name, bad port, bad directory). */
 int serve_add(struct serve_set *set, const char *cmd, const char *spec);
 /* Opens and binds each app's socket and starts its thread; -1 after printing an error. */
 int serve_start(struct serve_set *set, struct np_stack *s);
-/* "netpath: serving udp echo on port 7, udp discard on port 9" */
+/* "netpath: serving udp echo on port 7, udp discard on port 9, tcp echo on port 7, ..." */
 void serve_announce(const struct serve_set *set, FILE *out);
 /* Wakes and joins every app thread and closes its socket (before the stack stops). */
 void serve_stop(struct serve_set *set);
-/* One line per app: what it received, echoed, and any send errors. */
+/* One line per app: what it received, echoed or sent, and any errors. */
 void serve_print(const struct serve_set *set, FILE *out);
+
+/* `run --route PREFIX via GW [dev IFNAME]` (repeatable) and `--forward` (router.c). */
+struct tool_route {
+	char prefix[20], gateway[16], dev[16];
+};
+struct router_opts {
+	struct tool_route routes[32];
+	int nroutes;
+	int forward;
+};
+/* Like tool_opt for --route and --forward: 1 consumed, 0 not ours, -1 usage error (printed). */
+int router_opt(const char *cmd, struct router_opts *o, int argc, char **argv, int *i);
+/* After the devices exist: sets net.ipv4.ip_forward and adds the routes. 0 or -1 (printed). */
+int router_apply(struct np_stack *s, const struct router_opts *o);
+
+/* `run --rule 'RULE'` (repeatable) and `--rules-file FILE` (nf.c): iptables-syntax rules. */
+struct nf_opts {
+	const char *rules[128];
+	int nrules;
+	const char *files[8];
+	int nfiles;
+};
+/* Like tool_opt for --rule and --rules-file: 1 consumed, 0 not ours, -1 usage error (printed). */
+int nf_opt(const char *cmd, struct nf_opts *o, int argc, char **argv, int *i);
+/* Parses every rule on a scratch stack: 0, or -1 after a usage error naming the bad rule. */
+int nf_check(const char *cmd, const struct nf_opts *o);
+/* Loads the files then the rules into s; 0 or -1 (printed). */
+int nf_apply(struct np_stack *s, const struct nf_opts *o);
+/* The rule tables with their counters (and the conntrack table) if any rule was given. */
+void nf_print_counters(struct np_stack *s, const struct nf_opts *o, FILE *out);
 
 #endif
