@@ -917,11 +917,13 @@ static int tcp_validate_incoming(struct sock *sk, struct sk_buff *skb, const str
 	/* Step 2: RST. RFC 5961 3.2: exactly RCV.NXT resets, elsewhere in the window a challenge ACK. */
 	if (fl & TCPF_RST) {
 		if (tcb->seq == tp->rcv_nxt) {
+			/* An accepted RST did its job: a normal end, not a drop. */
 			tcp_reset(sk);
+			consume_skb(skb);
 		} else {
 			tcp_send_challenge_ack(sk, 0);
+			kfree_skb_reason(skb, NP_DROP_TCP_RESET);
 		}
-		kfree_skb_reason(skb, NP_DROP_TCP_RESET);
 		return 0;
 	}
 
@@ -997,9 +999,9 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb, c
 			return NP_DROP_TCP_SYNSENT;
 		}
 		if (fl & TCPF_RST) {
-			/* RFC 5961 3.2 for SYN-SENT: acceptable because it acknowledges our SYN. */
+			/* RFC 5961 3.2 for SYN-SENT: acceptable because it acknowledges our SYN; consumed, as Linux. */
 			tcp_reset(sk);
-			kfree_skb_reason(skb, NP_DROP_TCP_RESET);
+			consume_skb(skb);
 			return 0;
 		}
 		if (!(fl & TCPF_SYN)) {
@@ -1315,6 +1317,11 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb, const struct tcp
 	case TCP_CLOSE_WAIT:
 	case TCP_CLOSING:
 	case TCP_LAST_ACK:
+		if (tcb->end_seq == tcb->seq) {
+			/* A pure ACK: already processed in step 5, so a normal end. */
+			consume_skb(skb);
+			goto out;
+		}
 		if (!before(tcb->seq, tp->rcv_nxt)) {
 			/* Nothing can come after the peer's FIN. */
 			kfree_skb_reason(skb, NP_DROP_TCP_FIN);
