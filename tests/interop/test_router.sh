@@ -10,6 +10,10 @@
 # gets time exceeded, no route gets net unreachable; then with netpath's
 # link to A at MTU 576, B's kernel learns the path MTU from netpath's
 # fragmentation needed (RFC 1191) and the download still completes.
+# Last, netpath as a NAT router (-t nat -A POSTROUTING -o rt1 -j MASQUERADE)
+# while B has no route back to A's network: A's ping, a TCP connection and
+# curl still reach B, B sees them come from netpath's rt1 address 10.81.2.1,
+# and the MASQUERADE rule's counter and the conntrack table show the binding.
 # Usage: test_router.sh /path/to/netpath   (as root; never skips: FAILs if it cannot run)
 set -u
 
@@ -48,6 +52,7 @@ B="ip netns exec $NSB"
 TMP=$(mktemp -d /tmp/nprt.XXXXXX) || fail "cannot run: mktemp failed"
 NP_PID=
 HTTP_PID=
+WHOAMI_PID=
 CHECKS=0
 FAILURES=0
 
@@ -69,6 +74,7 @@ stop_pid() {
 
 cleanup() {
 	stop_pid "$HTTP_PID" >/dev/null 2>&1
+	stop_pid "$WHOAMI_PID" >/dev/null 2>&1
 	stop_pid "$NP_PID" >/dev/null 2>&1
 	if [ "$FAILURES" -ne 0 ] || [ "${KEEP_TMP:-0}" = 1 ]; then
 		echo "logs kept in $TMP" >&2
@@ -102,6 +108,13 @@ wait_ready() {
 # Value of a counter in netpath's counters output ("IpForwDatagrams 12", "drop PKT_TOO_BIG 1"); 0 if absent.
 counter() {
 	awk -v n="$1" '{ for (i = 1; i < NF; i++) if ($i == n) v = $(i + 1) } END { print (v == "" ? 0 : v) }' "$2"
+}
+
+# nat_rule_pkts FILE CHAIN NUM: the packet count of rule NUM of nat CHAIN in netpath's `iptables -L -v -n` block.
+nat_rule_pkts() {
+	awk -v c="$2" -v n="$3" '
+		/^Chain / { in_c = ($2 == c) && ($0 ~ /table nat/) }
+		in_c && $1 == n { print $2; exit }' "$1"
 }
 
 # No IPv6 anywhere: keeps router solicitations and MLD off the TAPs.
@@ -224,6 +237,83 @@ expect "netpath run --forward --mtu 576 exits 0 on SIGTERM" "$st" 0
 at_least "IcmpOutDestUnreachs (fragmentation needed)" "$(counter IcmpOutDestUnreachs "$TMP/run-pmtu.out")" 1
 at_least "drop PKT_TOO_BIG (the ping, then TCP segments over 576 bytes)" "$(counter PKT_TOO_BIG "$TMP/run-pmtu.out")" 2
 at_least "IpForwDatagrams" "$(counter IpForwDatagrams "$TMP/run-pmtu.out")" 3000
+
+# ---- (c) masquerade: A's network is private, B has no route back to it ----
+# netpath rewrites the source of everything leaving rt1 to its own 10.81.2.1;
+# B answers 10.81.2.1 on-link and netpath maps the replies back to A.
+start_router masq --rule '-t nat -A POSTROUTING -o rt1 -j MASQUERADE'
+$B ip route del default via 10.81.2.1 || fail "cannot remove B's default route"
+out=$($B ip route get 10.81.1.2 2>&1)
+[ $? -ne 0 ] && echo "$out" | grep -qi "unreachable" &&
+	ok "B has no route back to A's network 10.81.1.0/24 ($(echo "$out" | head -1))" ||
+	bad "B still has a route to A: $out"
+out=$($A ping -c 3 -i 0.2 -W 2 10.81.2.2 2>&1)
+echo "$out" | grep -q "3 received" && ok "A pings B through netpath's masquerade" || bad "A -> B (masquerade): $out"
+
+# A TCP server on B that answers with the peer address it saw; A connects from a fixed port.
+$B python3 -u -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.81.2.2", 7070))
+s.listen(8)
+print("ready")
+while True:
+    c, a = s.accept()
+    c.sendall(("%s %d\n" % a).encode())
+    c.close()
+' >"$TMP/whoami.log" 2>&1 &
+WHOAMI_PID=$!
+wait_ready "$TMP/whoami.log" "ready" "$WHOAMI_PID" || fail "the peer-address server on B did not start"
+out=$($A timeout 10 python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.81.1.2", 40404))
+s.settimeout(5)
+s.connect(("10.81.2.2", 7070))
+print(s.makefile().readline().strip())
+' 2>&1)
+expect "B sees A's TCP connection from netpath's rt1 address, source port kept" "$out" "10.81.2.1 40404"
+stop_pid "$WHOAMI_PID"
+WHOAMI_PID=
+
+echo "hello through netpath's masquerade" >"$TMP/www/masq.txt"
+$B python3 -m http.server 8080 --bind 10.81.2.2 --directory "$TMP/www" >"$TMP/http3.log" 2>&1 &
+HTTP_PID=$!
+# Wait for the server from B itself, so a broken NAT fails the curl below at once instead of this loop.
+for _ in $(seq 50); do
+	$B timeout 2 curl -s -o /dev/null "http://10.81.2.2:8080/" 2>/dev/null && break
+	sleep 0.1
+done
+out=$($A timeout 20 curl -s --max-time 10 "http://10.81.2.2:8080/masq.txt")
+st=$?
+expect "curl on A through the masquerade: exit" "$st" 0
+expect "curl on A through the masquerade: content" "$out" "hello through netpath's masquerade"
+if [ "$st" -eq 0 ]; then
+	$A timeout 60 curl -s -o "$TMP/got-masq" "http://10.81.2.2:8080/blob"
+	expect "2 MB through the masquerade arrives intact (sha256)" "$(sha256sum <"$TMP/got-masq" | cut -d' ' -f1)" \
+		"$(sha256sum <"$TMP/www/blob" | cut -d' ' -f1)"
+else
+	bad "2 MB through the masquerade: not tried (the small file failed)"
+fi
+stop_pid "$HTTP_PID"
+HTTP_PID=
+grep -q '^10\.81\.2\.1 .*"GET /masq.txt ' "$TMP/http3.log" &&
+	ok "B's http.server logged the request from 10.81.2.1: $(grep -m1 'GET /masq.txt' "$TMP/http3.log")" ||
+	bad "no GET /masq.txt from 10.81.2.1 in B's access log: $(cat "$TMP/http3.log")"
+grep -q '^10\.81\.1\.' "$TMP/http3.log" && bad "B's http.server saw A's own address: $(grep -m1 '^10\.81\.1\.' "$TMP/http3.log")" ||
+	ok "B's http.server never saw an address of A's network"
+stop_pid "$NP_PID"
+st=$?
+NP_PID=
+expect "netpath run --forward with MASQUERADE exits 0 on SIGTERM" "$st" 0
+# The nat chains see only a flow's first packet: the ping, the TCP connection and the two curls.
+at_least "nat POSTROUTING rule 1 (MASQUERADE) matched" "$(nat_rule_pkts "$TMP/run-masq.out" POSTROUTING 1)" 4
+grep -Eq "src=10\.81\.1\.2 dst=10\.81\.2\.2 sport=40404 dport=7070 .*src=10\.81\.2\.2 dst=10\.81\.2\.1 sport=7070 dport=40404" \
+	"$TMP/run-masq.out" && ok "conntrack shows the binding: reply tuple to 10.81.2.1:40404" ||
+	bad "no masqueraded flow 10.81.1.2:40404 -> 10.81.2.2:7070 in the conntrack table: $(grep -A20 '^conntrack:' "$TMP/run-masq.out")"
+at_least "IpForwDatagrams" "$(counter IpForwDatagrams "$TMP/run-masq.out")" 1500
 
 echo "# $NAME: $CHECKS checks, $FAILURES failed"
 [ "$FAILURES" -eq 0 ] || exit 1
