@@ -7,7 +7,7 @@ set -u
 
 NP=${1:-}
 NAME=test_cli
-fail() { echo "FAIL: $NAME: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 [ -n "$NP" ] || fail "cannot run: give the netpath binary as the first argument"
 [ -x "$NP" ] || fail "cannot run: $NP is not an executable"
 
@@ -16,8 +16,6 @@ CHECKS=0
 FAILURES=0
 trap '[ "$FAILURES" -eq 0 ] && rm -rf "$TMP" || echo "logs kept in $TMP" >&2' EXIT
 
-ok() { CHECKS=$((CHECKS + 1)); echo "ok   - $*"; }
-bad() { CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1)); echo "FAIL - $*"; }
 # run_expect DESC STATUS PATTERN -- CMD...: CMD exits with STATUS and its output matches PATTERN (grep -E).
 run_expect() {
 	local desc=$1 want=$2 pat=$3

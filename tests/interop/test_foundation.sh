@@ -12,7 +12,7 @@ NP=${1:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 NAME=test_foundation
 
-fail() { echo "FAIL: $NAME: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 # ---- can this run at all? Say so loudly and fail, never skip. ----
 [ -n "$NP" ] || fail "cannot run: give the netpath binary as the first argument"
@@ -72,10 +72,6 @@ trap cleanup EXIT
 trap 'echo "interrupted" >&2; exit 1' INT TERM
 
 nsx() { "$@"; }   # already inside the namespace
-ok() { CHECKS=$((CHECKS + 1)); echo "ok   - $*"; }
-bad() { CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1)); echo "FAIL - $*"; }
-# expect DESC ACTUAL EXPECTED
-expect() { if [ "$2" = "$3" ]; then ok "$1 ($2)"; else bad "$1: got '$2', expected '$3'"; fi; }
 # received N from a ping summary ("100 packets transmitted, 100 received, ...")
 received() { sed -n 's/.* \([0-9][0-9]*\) received.*/\1/p' | tail -1; }
 

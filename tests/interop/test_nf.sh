@@ -16,7 +16,7 @@ set -u
 NP=${1:-}
 NAME=test_nf
 
-fail() { echo "FAIL: $NAME: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 [ -n "$NP" ] || fail "cannot run: give the netpath binary as the first argument"
 [ -x "$NP" ] || fail "cannot run: $NP is not an executable"
@@ -43,21 +43,6 @@ HTTP_PID=
 CHECKS=0
 FAILURES=0
 
-stop_pid() {
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "pid $pid ignored SIGTERM for 10 s; killing it" >&2
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-}
-
 cleanup() {
 	stop_pid "$NP_PID" >/dev/null 2>&1
 	stop_pid "$HTTP_PID" >/dev/null 2>&1
@@ -69,25 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "interrupted" >&2; exit 1' INT TERM
-
-ok() { CHECKS=$((CHECKS + 1)); echo "ok   - $*"; }
-bad() { CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1)); echo "FAIL - $*"; }
-expect() { if [ "$2" = "$3" ]; then ok "$1 ($2)"; else bad "$1: got '$2', expected '$3'"; fi; }
-at_least() { if [ "$2" -ge "$3" ] 2>/dev/null; then ok "$1 ($2 >= $3)"; else bad "$1: got '$2', expected >= $3"; fi; }
-
-wait_ready() {
-	local file=$1 pat=$2 pid=$3
-	for _ in $(seq 100); do
-		grep -q -- "$pat" "$file" 2>/dev/null && return 0
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "--- $file (process exited) ---" >&2; cat "$file" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-	echo "--- $file (no '$pat' after 10 s) ---" >&2; cat "$file" >&2
-	return 1
-}
 
 # rule_pkts FILE CHAIN NUM: the packet count of rule NUM of CHAIN in the `iptables -L -v -n` block.
 rule_pkts() {
