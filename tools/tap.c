@@ -54,9 +54,10 @@ int tool_dev_setup(struct np_stack *s, struct tool_dev *d)
 	int err = 0;
 	int rc;
 
-	d->dev = np_tap_open(s, d->tap, &err);
+	d->dev = d->af_packet ? afpacket_open(s, d) : np_tap_open(s, d->tap, &err);
 	if (d->dev == NULL) {
-		tap_open_error(d->tap, err ? err : -EIO);
+		if (!d->af_packet)
+			tap_open_error(d->tap, err ? err : -EIO);
 		return -1;
 	}
 	if (d->mtu > 0 && (rc = np_dev_set_mtu(d->dev, (unsigned)d->mtu)) < 0) {
@@ -166,6 +167,22 @@ static int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, i
 		o->devs[o->ndevs++].tap = v;
 		return 1;
 	}
+	if (OPT("--af-packet")) {
+		if (r < 0)
+			return -1;
+		if (o->ndevs == (int)(sizeof(o->devs) / sizeof(o->devs[0]))) {
+			tool_usage_error(cmd, "too many devices");
+			return -1;
+		}
+		if (*v == '\0' || strlen(v) >= 16) {
+			tool_usage_error(cmd, "bad interface name '%s' (1 to 15 characters)", v);
+			return -1;
+		}
+		memset(&o->devs[o->ndevs], 0, sizeof(o->devs[0]));
+		o->devs[o->ndevs].af_packet = 1;   /* an existing interface, not a TAP (afpacket.c) */
+		o->devs[o->ndevs++].tap = v;
+		return 1;
+	}
 	if (OPT("--addr")) {
 		if (r < 0)
 			return -1;
@@ -189,6 +206,10 @@ static int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, i
 			return -1;
 		if (cur == NULL) {
 			tool_usage_error(cmd, "--host-addr applies to a device: give --tap IFNAME before it");
+			return -1;
+		}
+		if (cur->af_packet) {
+			tool_usage_error(cmd, "--host-addr is for --tap; configure %s with `ip addr` instead", cur->tap);
 			return -1;
 		}
 		if (tool_parse_prefix(v, &a, &plen) < 0) {
@@ -494,7 +515,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	if (o.ndevs == 0) {
-		tool_usage_error("run", "give a device with --tap IFNAME");
+		tool_usage_error("run", "give a device with --tap IFNAME or --af-packet IFNAME");
 		goto out;
 	}
 	if (nf_check("run", &no) < 0)

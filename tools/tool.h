@@ -69,6 +69,7 @@ struct tool_vlan {
 /* One TAP device of `run` / `ping` and the options that apply to it. */
 struct tool_dev {
 	const char *tap;
+	int af_packet;            /* --af-packet: tap names an existing interface (afpacket.c) */
 	const char *addrs[NP_MAX_IFADDRS];
 	int naddrs;
 	const char *host_addr;
@@ -95,6 +96,8 @@ void tool_netdev_ready(const struct tool_dev *d);
  * Prints a clear error and returns -1 on failure.
  */
 int tool_dev_setup(struct np_stack *s, struct tool_dev *d);
+/* afpacket.c: np_af_packet_open on d->tap; prints a clear error and returns NULL on failure. */
+struct np_dev *afpacket_open(struct np_stack *s, const struct tool_dev *d);
 /* "netpath: np0 up, 10.0.0.2/24, mac 02:..." on stderr (tests wait for it). */
 void tool_dev_ready(const struct tool_dev *d);
 

@@ -110,6 +110,14 @@ int np_cable_create(struct np_stack *a, const char *name_a, struct np_stack *b, 
 struct np_dev *np_tap_open(struct np_stack *s, const char *ifname, int *err);
 /* Configures the kernel's side of a TAP: address/prefix, link up. */
 int np_tap_set_host_addr(struct np_dev *d, const char *prefix);
+/*
+ * Attaches a device to an existing Linux interface (a veth end, a NIC) via
+ * an AF_PACKET socket with a TPACKET_V3 ring, in promiscuous mode; netpath
+ * keeps its own MAC. Turn TSO/GSO/GRO off on the peer (frames over the MTU
+ * are dropped). -EPERM without CAP_NET_RAW, -ENODEV for an unknown
+ * interface, -EINVAL if it is not Ethernet, -EEXIST if the name is taken.
+ */
+struct np_dev *np_af_packet_open(struct np_stack *s, const char *ifname, int *err);
 
 /* ---- addresses and routes ---------------------------------------------- */
 
