@@ -99,6 +99,7 @@ int dev_open(struct net_device *dev)
 			return rc;
 	}
 	dev->flags |= NPF_UP | NPF_RUNNING;
+	rt_cache_flush(dev->stack);   /* routes through dev come alive */
 	return 0;
 }
 
@@ -135,6 +136,7 @@ int dev_close(struct net_device *dev)
 	if (dev->netdev_ops && dev->netdev_ops->ndo_stop)
 		dev->netdev_ops->ndo_stop(dev);
 	dev->flags &= ~(unsigned)(NPF_UP | NPF_RUNNING);
+	rt_cache_flush(dev->stack);
 	napi_unschedule(dev->stack, &dev->napi);
 	tx_unschedule(dev->stack, dev);
 	if (dev->qdisc && dev->qdisc->ops->reset)
@@ -394,6 +396,9 @@ int netif_receive_skb(struct sk_buff *skb)
 {
 	struct net_device *dev = skb->dev;
 	trace_stage(skb, "netif_receive_skb");
+	/* An skb built outside a softirq round (loopback) gets its arrival time here. */
+	if (!skb->tstamp)
+		skb->tstamp = np_stack_now(dev->stack);
 	if (dev->faults_rx) {
 		faults_apply(dev->faults_rx, dev, skb, __netif_receive_skb_core);
 		return 0;

@@ -128,7 +128,8 @@ static struct sk_buff *alloc_skb_raw(struct np_stack *s, uint32_t size)
 	sh->bufsize = bufsize;
 	sh->cached = (uint8_t)cached;
 	skb->from_cache = (uint8_t)cached;
-	skb->tstamp = np_stack_now(s);
+	/* Stamped lazily: the round's time, or netif_receive_skb stamps it (Linux's net_timestamp_check). */
+	skb->tstamp = np_stack_round_now(s);
 	return skb;
 }
 

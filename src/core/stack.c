@@ -165,7 +165,17 @@ void np_stack_unlock(struct np_stack *s)
 }
 
 const char *np_stack_name(const struct np_stack *s) { return s->name; }
-uint64_t np_stack_now(const struct np_stack *s) { return np_clock_now(s->clock); }
+/*
+ * Inside a softirq round the lock holder gets the time read once at the
+ * round's start (Linux's jiffies: at most one round stale); everyone else
+ * reads the clock. now_cached is loaded first: a non-zero value was stored
+ * after its round's holder stored lock_owner, so the owner test is exact.
+ */
+uint64_t np_stack_now(const struct np_stack *s)
+{
+	uint64_t t = np_stack_round_now(s);
+	return t ? t : np_clock_now(s->clock);
+}
 uint64_t np_stack_next_timer(const struct np_stack *s) { return timers_next(s); }
 int np_stack_fd(const struct np_stack *s) { return s->epfd; }
 
@@ -212,11 +222,16 @@ int np_stack_poll(struct np_stack *s)
 {
 	/* The softirq round excludes socket calls from application threads (the stack lock). */
 	np_stack_lock(s);
+	/* One clock read per round (a nested round keeps the outer one's time). */
+	uint64_t outer = atomic_load_explicit(&s->now_cached, memory_order_relaxed);
+	uint64_t now = outer ? outer : np_clock_now(s->clock);
+	atomic_store_explicit(&s->now_cached, now, memory_order_release);
 	int work = handle_irqs(s);
 	work += poll_fds(s);
-	work += run_timers(s, np_stack_now(s));
+	work += run_timers(s, now);
 	work += net_rx_action(s);
 	work += net_tx_action(s);
+	atomic_store_explicit(&s->now_cached, outer, memory_order_release);
 	np_stack_unlock(s);
 	return work;
 }
@@ -377,6 +392,7 @@ int np_dev_set_mtu(struct np_dev *d, unsigned mtu)
 	if (mtu < 68 || mtu > 65535 || (dev->type == ARPHRD_ETHER_ && mtu > 65535 - ETH_HLEN))
 		return -EINVAL;
 	dev->mtu = mtu;
+	rt_cache_flush(dev->stack);   /* cached routes carry the MTU */
 	return 0;
 }
 

@@ -93,6 +93,7 @@ struct np_stack {
 	pthread_mutex_t lock;
 	_Atomic pthread_t lock_owner;        /* atomics: other threads read them to test "is it me" */
 	_Atomic int lock_depth;
+	_Atomic uint64_t now_cached;         /* np_stack_poll: the round's one clock reading (0 outside a round) */
 	pthread_t thread;                   /* np_stack_start */
 	pthread_t run_thread;               /* the thread inside np_stack_run, while in_run */
 	atomic_int in_run;
@@ -149,6 +150,19 @@ struct np_stack {
 /* The stack lock (Linux's socket spinlock + softirq exclusion in one); recursive for its holder. */
 void np_stack_lock(struct np_stack *s);
 void np_stack_unlock(struct np_stack *s);
+
+/*
+ * The time np_stack_poll read at the start of the round the caller is
+ * running (it holds the stack lock), or 0 outside a round: a stamp that
+ * costs no clock read (stack.c explains the ordering).
+ */
+static inline uint64_t np_stack_round_now(const struct np_stack *s)
+{
+	uint64_t t = atomic_load_explicit(&s->now_cached, memory_order_acquire);
+	if (t && pthread_equal(atomic_load_explicit(&s->lock_owner, memory_order_relaxed), pthread_self()))
+		return t;
+	return 0;
+}
 
 /* Wakes np_stack_run from another thread (its epoll sees the eventfd). */
 void np_stack_wake(struct np_stack *s);

@@ -76,6 +76,7 @@ int inet_addr_add(struct net_device *dev, uint32_t addr, int plen)
 	/* `ip addr add ... brd +`: /31 (RFC 3021) and /32 have no broadcast address. */
 	ifa->ifa_broadcast = plen < 31 ? (addr | ~ifa->ifa_mask) : 0;
 	fib_add_ifaddr(dev, ifa);
+	rt_cache_flush(dev->stack);   /* source address choices changed too */
 	return 0;
 }
 
@@ -96,6 +97,7 @@ int inet_addr_del(struct net_device *dev, uint32_t addr, int plen)
 	memmove(&dev->ifa[i], &dev->ifa[i + 1], (size_t)(dev->ifa_count - i - 1) * sizeof(dev->ifa[0]));
 	dev->ifa_count--;
 	fib_del_ifaddr(dev, &gone);
+	rt_cache_flush(dev->stack);
 	return 0;
 }
 

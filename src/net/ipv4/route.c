@@ -47,6 +47,7 @@ struct fib_table {
 	struct fib_tbl local, main;
 	uint32_t seed;
 	uint64_t seq;
+	uint32_t genid;         /* Linux's rt_genid: bumped by rt_cache_flush, never 0 */
 };
 
 static uint32_t fib_hashfn(uint32_t seed, uint32_t key)
@@ -83,8 +84,17 @@ int fib_init(struct np_stack *s)
 	if (!ft)
 		return -ENOMEM;
 	ft->seed = s->secret[2] ^ 0x5bd1e995u;
+	ft->genid = 1;
 	s->fib = ft;
 	return 0;
+}
+
+void rt_cache_flush(struct np_stack *s)
+{
+	struct fib_table *ft = s ? fib_of(s) : NULL;
+
+	if (ft && !++ft->genid)
+		ft->genid = 1;   /* 0 marks an empty dst_cache */
 }
 
 static void fib_tbl_free(struct fib_tbl *t)
@@ -245,6 +255,7 @@ static int fib_check_gateway(struct np_stack *s, struct fib_route *r)
 int fib_add(struct np_stack *s, const struct fib_route *route)
 {
 	struct fib_table *ft = fib_of(s);
+	rt_cache_flush(s);
 	struct fib_route r;
 	struct fib_tbl *t;
 	struct fib_hash *h;
@@ -364,6 +375,7 @@ int fib_del(struct np_stack *s, uint32_t dst, int plen, struct net_device *dev)
 
 	if (!ft)
 		return -ESRCH;
+	rt_cache_flush(s);
 	return fib_tbl_del(&ft->main, ft->seed, &m);
 }
 
@@ -395,6 +407,7 @@ void fib_flush_dev(struct np_stack *s, struct net_device *dev)
 
 	if (!ft)
 		return;
+	rt_cache_flush(s);
 	fib_tbl_remove_if(&ft->local, fib_route_uses_dev, dev);
 	fib_tbl_remove_if(&ft->main, fib_route_uses_dev, dev);
 }
@@ -455,6 +468,7 @@ void fib_del_ifaddr(struct net_device *dev, const struct in_ifaddr *ifa)
 
 	if (!ft)
 		return;
+	rt_cache_flush(s);
 	if (dev->ifa_count == 0) {
 		/* The last address went: nothing can be sent from dev (fib_disable_ip). */
 		fib_flush_dev(s, dev);
@@ -678,6 +692,27 @@ int ip_route_input(struct np_stack *s, uint32_t daddr, uint32_t saddr, uint8_t t
 }
 
 /* ---- route output (Linux's ip_route_output_key_hash_rcu) ---- */
+
+int ip_route_output_cached(struct np_stack *s, struct dst_cache *c, uint32_t daddr, uint32_t saddr,
+			   struct net_device *oif, struct rtable *rt)
+{
+	const struct fib_table *ft = fib_of(s);
+
+	if (ft && c->genid == ft->genid && c->daddr == daddr && c->saddr == saddr && c->oif == oif) {
+		*rt = c->rt;
+		return 0;
+	}
+	int err = ip_route_output(s, daddr, saddr, oif, rt);
+	c->genid = 0;
+	if (err == 0 && ft) {
+		c->rt = *rt;
+		c->daddr = daddr;
+		c->saddr = saddr;
+		c->oif = oif;
+		c->genid = ft->genid;
+	}
+	return err;
+}
 
 static int rt_fill(struct rtable *rt, uint8_t type, struct net_device *dev, uint32_t gw, int uses_gw, uint32_t src)
 {

@@ -59,6 +59,27 @@ int ip_route_input(struct np_stack *s, uint32_t daddr, uint32_t saddr, uint8_t t
 int ip_route_output(struct np_stack *s, uint32_t daddr, uint32_t saddr, struct net_device *oif,
 		    struct rtable *rt);
 
+/*
+ * A socket's cached output route (Linux's sk_dst_cache): valid while the
+ * routing generation is the one it was filled under and the keys match.
+ * Zero-initialised it is empty.
+ */
+struct dst_cache {
+	struct rtable rt;
+	uint32_t genid;         /* routing generation when filled; 0: empty */
+	uint32_t daddr, saddr;
+	struct net_device *oif;
+};
+/* ip_route_output through c: a hit copies the cached route, a miss routes and refills c. */
+int ip_route_output_cached(struct np_stack *s, struct dst_cache *c, uint32_t daddr, uint32_t saddr,
+			   struct net_device *oif, struct rtable *rt);
+/*
+ * Invalidates every dst_cache (Linux's rt_cache_flush, a new rt_genid).
+ * Called on any change ip_route_output depends on: routes, addresses,
+ * device up/down and MTU. Whatever it comes to depend on must call it too.
+ */
+void rt_cache_flush(struct np_stack *s);
+
 /* Address helpers used by the route resolvers and ARP. */
 /* True if addr is one of the stack's local addresses (on any device). */
 int inet_addr_is_local(const struct np_stack *s, uint32_t addr);

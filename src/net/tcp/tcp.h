@@ -22,6 +22,7 @@
 #include "core/skbuff.h"
 #include "core/timer.h"
 #include "net/ipv4/ip.h"
+#include "net/ipv4/route.h"
 #include "net/tcp/tcp_seq.h"
 #include "socket/sock.h"
 #include "wire/tcp.h"
@@ -129,6 +130,7 @@ struct tcp_sock {
 	struct tcp_sock *lnext, **lpprev; /* listening hash */
 	uint8_t ehashed, bhashed, lhashed;
 	uint8_t userlocks;           /* SOCK_BINDPORT_LOCK: port chosen by the user */
+	struct dst_cache dst;        /* ip_queue_xmit's route (Linux's sk_dst_cache) */
 
 	/* passive open: children of a listener */
 	struct tcp_sock *parent;     /* listener while unaccepted */

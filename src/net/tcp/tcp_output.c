@@ -153,7 +153,10 @@ static int ip_queue_xmit(struct sock *sk, struct sk_buff *skb)
 		.df = pmtu == IP_PMTUDISC_WANT || pmtu == IP_PMTUDISC_DO || pmtu == IP_PMTUDISC_PROBE,
 		.oif = oif,
 	};
+	/* The socket's cached route; on a failure ip_build_and_send_pkt routes again and reports it. */
 	skb->rt_valid = 0;
+	if (ip_route_output_cached(s, &tcp_sk(sk)->dst, p.daddr, p.saddr, oif, &skb->rt) == 0)
+		skb->rt_valid = 1;
 	return ip_build_and_send_pkt(s, skb, &p);
 }
 

@@ -85,6 +85,7 @@ struct udp_sock {
 	uint8_t saddr_auto;             /* rcv_saddr set by connect: cleared on disconnect */
 	struct udp_reuseport *reuse;
 	uint32_t reuse_idx;
+	struct dst_cache dst;           /* connected sends: Linux's sk_dst_cache */
 };
 
 /* s->udp_table. */
@@ -93,6 +94,7 @@ struct udp_table {
 	struct udp_sock *hash2[UDP_HTABLE_SIZE];
 	struct udp_sock *hash4[UDP_HTABLE_SIZE];
 	uint32_t perturb[UDP_PERTURB_SIZE];
+	uint32_t hash_seed;             /* jhash key of hash2/hash4, derived from the stack secret */
 };
 
 #define PORT_OFF offsetof(struct udp_sock, port_node)
@@ -140,15 +142,41 @@ static inline uint64_t addr_port(uint32_t addr, uint16_t port, uint64_t tag)
 
 static inline uint32_t udp_hash_port(uint16_t port) { return port & UDP_HTABLE_MASK; }
 
+/*
+ * Bob Jenkins' lookup3 final mix, as Linux's jhash_3words: the lookup tables
+ * hash with it under a secret seed (udp4_portaddr_hash, inet_ehashfn), a
+ * fraction of SipHash-2-4's cost; SipHash stays for port offsets.
+ */
+#define JH_ROL32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+static inline uint32_t udp_jhash_3words(uint32_t a, uint32_t b, uint32_t c, uint32_t seed)
+{
+	a += seed + 0xdeadbeefu + (3 << 2);
+	b += seed + 0xdeadbeefu + (3 << 2);
+	c += seed + 0xdeadbeefu + (3 << 2);
+	c ^= b; c -= JH_ROL32(b, 14);
+	a ^= c; a -= JH_ROL32(c, 11);
+	b ^= a; b -= JH_ROL32(a, 25);
+	c ^= b; c -= JH_ROL32(b, 16);
+	a ^= c; a -= JH_ROL32(c, 4);
+	b ^= a; b -= JH_ROL32(a, 14);
+	c ^= b; c -= JH_ROL32(b, 24);
+	return c;
+}
+
+static inline uint32_t udp_table_seed(const struct np_stack *s)
+{
+	return ((const struct udp_table *)s->udp_table)->hash_seed;
+}
+
 static inline uint32_t udp_hash_addr(const struct np_stack *s, uint32_t addr, uint16_t port)
 {
-	return (uint32_t)udp_siphash(s, addr_port(addr, port, UDP_H_ADDR), 0) & UDP_HTABLE_MASK;
+	return udp_jhash_3words(addr, port, UDP_H_ADDR, udp_table_seed(s)) & UDP_HTABLE_MASK;
 }
 
 static inline uint32_t udp_hash_4tuple(const struct np_stack *s, uint32_t laddr, uint16_t lport, uint32_t faddr,
 				       uint16_t fport)
 {
-	return (uint32_t)udp_siphash(s, addr_port(laddr, lport, 0), addr_port(faddr, fport, UDP_H_4TUPLE)) &
+	return udp_jhash_3words(laddr, faddr, (uint32_t)lport << 16 | fport, udp_table_seed(s) ^ UDP_H_4TUPLE) &
 	       UDP_HTABLE_MASK;
 }
 
@@ -907,7 +935,10 @@ static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 	}
 	/* Route first: it names the source address a socket bound to 0.0.0.0 sends from. */
 	struct rtable rt;
-	err = ip_route_output(s, daddr, sk->inet_saddr, oif, &rt);
+	if (msg->msg_name)
+		err = ip_route_output(s, daddr, sk->inet_saddr, oif, &rt);
+	else
+		err = ip_route_output_cached(s, &udp_sk(sk)->dst, daddr, sk->inet_saddr, oif, &rt);
 	if (err < 0) {
 		if (err == -ENETUNREACH)
 			NP_INC_STATS(s, IpOutNoRoutes);
@@ -1188,6 +1219,7 @@ int udp_init(struct np_stack *s)
 		free(t);
 		return err;
 	}
+	t->hash_seed = (uint32_t)udp_siphash(s, addr_port(0, 0, UDP_H_ADDR), addr_port(0, 0, UDP_H_4TUPLE));
 	s->udp_table = t;
 	return 0;
 }
