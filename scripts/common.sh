@@ -48,5 +48,8 @@ np_build() {
 NP_BUILD_PACKAGES=(cmake gcc make pkg-config libpcap-dev libcmocka-dev)
 NP_TEST_PACKAGES=(iproute2 iputils-ping iputils-arping tshark socat netcat-openbsd iptables python3 python3-scapy curl traceroute)
 
+# clang and its libFuzzer runtime: tests/fuzz/run.sh (the fuzz smoke in scripts/test.sh).
+NP_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+
 # Tests in which several threads drive stacks and sockets; test.sh runs them under ThreadSanitizer.
 NP_THREADED_TESTS='^(test_socket_threads|test_cable_ping|test_udp_sockets|test_tcp_threads|test_event_loop)$'

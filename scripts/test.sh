@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 export DEBIAN_FRONTEND=noninteractive
-np_install_missing "${NP_BUILD_PACKAGES[@]}" "${NP_TEST_PACKAGES[@]}"
+np_install_missing "${NP_BUILD_PACKAGES[@]}" "${NP_TEST_PACKAGES[@]}" "${NP_FUZZ_PACKAGES[@]}"
 
 if [ "$(id -u)" -ne 0 ]; then
 	cat >&2 <<'MSG'
@@ -39,6 +39,9 @@ echo ">>> build-tsan: threaded tests under ThreadSanitizer"
 # Any race report fails the test (TSan's exit code), as does a hang (ctest timeout).
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	ctest --test-dir build-tsan --output-on-failure -R "$NP_THREADED_TESTS" || status=1
+
+echo ">>> fuzz smoke: each libFuzzer target for 10 s (tests/fuzz/run.sh)"
+FUZZ_BUILD=build-fuzz FUZZ_JOBS="$jobs" tests/fuzz/run.sh 10 || status=1
 
 if [ $status -eq 0 ]; then
 	echo ">>> all tests passed (build/ and build-asan/, threaded tests on build-tsan/)"
