@@ -21,6 +21,9 @@ TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_frame fuzz_tcp_options fuzz_ipv4_reasm fuzz_tcp_session)
 CC=${FUZZ_CC:-clang}
 OUT=${FUZZ_BUILD:-$ROOT/build-fuzz}
+# Absolute, because each target runs from inside $OUT/crashes.
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 JOBS=${FUZZ_JOBS:-2}
 
 command -v "$CC" >/dev/null || { echo "error: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
