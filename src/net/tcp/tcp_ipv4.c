@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/netdevice.h"
+#include "core/hash.h"
 #include "core/stack.h"
 #include "net/ipv4/icmp.h"
 #include "net/ipv4/ip.h"
@@ -56,46 +57,12 @@ struct tcp_hashinfo {
 	uint8_t next_isn_set;
 };
 
-/* ---- keyed hashing (SipHash-2-4, as Linux uses for ISNs and port offsets) ---- */
-
-#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIP_ROUND(v0, v1, v2, v3) \
-	do { \
-		v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32); \
-		v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2; \
-		v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0; \
-		v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32); \
-	} while (0)
-
-static uint64_t tcp_siphash(const struct np_stack *s, uint64_t a, uint64_t b)
-{
-	uint64_t k0 = s->secret[0] | (uint64_t)s->secret[1] << 32;
-	uint64_t k1 = s->secret[2] | (uint64_t)s->secret[3] << 32;
-	uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
-	const uint64_t m[3] = { a, b, (uint64_t)16 << 56 };
-
-	for (int i = 0; i < 3; i++) {
-		v3 ^= m[i];
-		SIP_ROUND(v0, v1, v2, v3);
-		SIP_ROUND(v0, v1, v2, v3);
-		v0 ^= m[i];
-	}
-	v2 ^= 0xff;
-	for (int i = 0; i < 4; i++)
-		SIP_ROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
-static inline uint64_t addr_port(uint32_t addr, uint16_t port, uint64_t tag)
-{
-	return addr | (uint64_t)port << 32 | tag << 48;
-}
+/* Keyed hashing: np_siphash_2u64 and hash_addr_port (core/hash.h). */
 
 static inline uint32_t ehash_bucket(const struct np_stack *s, uint32_t laddr, uint16_t lport, uint32_t faddr,
 				    uint16_t fport)
 {
-	return (uint32_t)tcp_siphash(s, addr_port(laddr, lport, TCP_H_EHASH), addr_port(faddr, fport, 0)) &
+	return (uint32_t)np_siphash_2u64(s, hash_addr_port(laddr, lport, TCP_H_EHASH), hash_addr_port(faddr, fport, 0)) &
 	       (TCP_EHASH_SIZE - 1);
 }
 
@@ -114,7 +81,7 @@ uint32_t tcp_v4_init_seq(struct np_stack *s, uint32_t saddr, uint32_t daddr, uin
 		h->next_isn_set = 0;
 		return h->next_isn;
 	}
-	uint32_t f = (uint32_t)tcp_siphash(s, addr_port(saddr, sport, TCP_H_ISN), addr_port(daddr, dport, 0));
+	uint32_t f = (uint32_t)np_siphash_2u64(s, hash_addr_port(saddr, sport, TCP_H_ISN), hash_addr_port(daddr, dport, 0));
 	return f + (uint32_t)(np_stack_now(s) >> 6);
 }
 
@@ -338,7 +305,7 @@ static int tcp_port_bound_by_bind(struct np_stack *s, uint16_t port)
 
 static uint32_t tcp_port_random(struct np_stack *s)
 {
-	return (uint32_t)tcp_siphash(s, np_random(s), (uint64_t)TCP_H_PORT_RANDOM << 48);
+	return (uint32_t)np_siphash_2u64(s, np_random(s), (uint64_t)TCP_H_PORT_RANDOM << 48);
 }
 
 /*
@@ -408,8 +375,8 @@ static int tcp_v4_hash_connect(struct sock *sk)
 		return 0;
 	}
 	const uint32_t low = UDP_EPHEMERAL_LOW, num = UDP_EPHEMERAL_HIGH - UDP_EPHEMERAL_LOW + 1;
-	uint64_t hv = tcp_siphash(s, addr_port(sk->inet_rcv_saddr, 0, TCP_H_PORT_OFFSET),
-				  addr_port(sk->inet_daddr, sk->inet_dport, 0));
+	uint64_t hv = np_siphash_2u64(s, hash_addr_port(sk->inet_rcv_saddr, 0, TCP_H_PORT_OFFSET),
+				  hash_addr_port(sk->inet_daddr, sk->inet_dport, 0));
 	uint32_t index = (uint32_t)(hv >> 32) & (TCP_PERTURB_SIZE - 1);
 	uint32_t offset = (uint32_t)hv + h->perturb[index];
 	for (uint32_t i = 0; i < num; i++) {

@@ -30,6 +30,7 @@
 #include <sys/time.h>
 
 #include "core/netdevice.h"
+#include "core/hash.h"
 #include "core/stack.h"
 #include "net/ipv4/icmp.h"
 #include "net/ipv4/ip.h"
@@ -103,42 +104,7 @@ struct udp_table {
 
 static inline struct udp_sock *udp_sk(const struct sock *sk) { return (struct udp_sock *)(void *)sk; }
 
-/* ---- keyed hashing ------------------------------------------------------- */
-
-#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIP_ROUND(v0, v1, v2, v3) \
-	do { \
-		v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32); \
-		v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2; \
-		v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0; \
-		v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32); \
-	} while (0)
-
-/* SipHash-2-4 of two 64-bit words under the stack's 128-bit secret (what Linux uses for port offsets). */
-static uint64_t udp_siphash(const struct np_stack *s, uint64_t a, uint64_t b)
-{
-	uint64_t k0 = s->secret[0] | (uint64_t)s->secret[1] << 32;
-	uint64_t k1 = s->secret[2] | (uint64_t)s->secret[3] << 32;
-	uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
-	const uint64_t m[3] = { a, b, (uint64_t)16 << 56 };
-
-	for (int i = 0; i < 3; i++) {
-		v3 ^= m[i];
-		SIP_ROUND(v0, v1, v2, v3);
-		SIP_ROUND(v0, v1, v2, v3);
-		v0 ^= m[i];
-	}
-	v2 ^= 0xff;
-	for (int i = 0; i < 4; i++)
-		SIP_ROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
-static inline uint64_t addr_port(uint32_t addr, uint16_t port, uint64_t tag)
-{
-	return addr | (uint64_t)port << 32 | tag << 48;
-}
+/* Keyed hashing: np_siphash_2u64 and hash_addr_port (core/hash.h). */
 
 static inline uint32_t udp_hash_port(uint16_t port) { return port & UDP_HTABLE_MASK; }
 
@@ -184,7 +150,7 @@ static inline uint32_t udp_hash_4tuple(const struct np_stack *s, uint32_t laddr,
 static inline uint32_t udp_ehashfn(const struct np_stack *s, uint32_t laddr, uint16_t lport, uint32_t faddr,
 				   uint16_t fport)
 {
-	return (uint32_t)udp_siphash(s, addr_port(laddr, lport, 0), addr_port(faddr, fport, UDP_H_EHASH));
+	return (uint32_t)np_siphash_2u64(s, hash_addr_port(laddr, lport, 0), hash_addr_port(faddr, fport, UDP_H_EHASH));
 }
 
 /* ---- chains ---------------------------------------------------------------- */
@@ -386,7 +352,7 @@ static int udp_port_used(struct udp_table *t, uint16_t port)
  */
 static uint32_t udp_port_random(struct np_stack *s)
 {
-	return (uint32_t)udp_siphash(s, np_random(s), (uint64_t)UDP_H_PORT_RANDOM << 48);
+	return (uint32_t)np_siphash_2u64(s, np_random(s), (uint64_t)UDP_H_PORT_RANDOM << 48);
 }
 
 /*
@@ -406,7 +372,7 @@ static int udp_pick_ephemeral(struct np_stack *s, struct udp_table *t, const str
 			      uint16_t dport, uint16_t *port)
 {
 	const uint32_t low = UDP_EPHEMERAL_LOW, num = UDP_EPHEMERAL_HIGH - UDP_EPHEMERAL_LOW + 1;
-	uint64_t h = udp_siphash(s, addr_port(sk->inet_rcv_saddr, 0, UDP_H_PORT_OFFSET), addr_port(daddr, dport, 0));
+	uint64_t h = np_siphash_2u64(s, hash_addr_port(sk->inet_rcv_saddr, 0, UDP_H_PORT_OFFSET), hash_addr_port(daddr, dport, 0));
 	uint32_t index = (uint32_t)(h >> 32) & (UDP_PERTURB_SIZE - 1);
 	int known_peer = daddr != 0;
 	uint32_t base = (uint32_t)h + (known_peer ? t->perturb[index] : udp_port_random(s));
@@ -1219,7 +1185,7 @@ int udp_init(struct np_stack *s)
 		free(t);
 		return err;
 	}
-	t->hash_seed = (uint32_t)udp_siphash(s, addr_port(0, 0, UDP_H_ADDR), addr_port(0, 0, UDP_H_4TUPLE));
+	t->hash_seed = (uint32_t)np_siphash_2u64(s, hash_addr_port(0, 0, UDP_H_ADDR), hash_addr_port(0, 0, UDP_H_4TUPLE));
 	s->udp_table = t;
 	return 0;
 }
