@@ -16,6 +16,7 @@
 #include "core/skbuff.h"
 #include "core/netdevice.h"
 #include "core/stack.h"
+#include "netfilter/netfilter.h"
 #include "trace/trace.h"
 
 #define SHINFO_SIZE ((sizeof(struct skb_shared_info) + 15) & ~(size_t)15)
@@ -157,6 +158,7 @@ static void skb_release(struct sk_buff *skb)
 {
 	if (skb->destructor)
 		skb->destructor(skb);
+	nf_conntrack_put(skb->_nfct);
 	skb_data_release(skb->stack, skb);
 	skb_head_free(skb);
 }
@@ -193,6 +195,7 @@ struct sk_buff *skb_clone(struct sk_buff *skb)
 	n->sk = NULL;
 	n->destructor = NULL;
 	n->trace = NULL;
+	nf_conntrack_get(n->_nfct);
 	n->cloned = 1;
 	skb->cloned = 1;
 	skb_shinfo(skb)->dataref++;
@@ -221,6 +224,10 @@ struct sk_buff *skb_copy(const struct sk_buff *skb)
 	n->priority = skb->priority;
 	n->rt = skb->rt;
 	n->rt_valid = skb->rt_valid;
+	n->_nfct = skb->_nfct;
+	nf_conntrack_get(n->_nfct);
+	n->nfct_state = skb->nfct_state;
+	n->nfct_dir = skb->nfct_dir;
 	memcpy(n->cb, skb->cb, sizeof(n->cb));
 	return n;
 }

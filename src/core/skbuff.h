@@ -23,6 +23,7 @@ struct np_stack;
 struct net_device;
 struct sock;
 struct np_trace_path;
+struct nf_conn;
 
 enum { PACKET_HOST = 0, PACKET_BROADCAST = 1, PACKET_MULTICAST = 2, PACKET_OTHERHOST = 3, PACKET_OUTGOING = 4 };
 enum { CHECKSUM_NONE = 0, CHECKSUM_UNNECESSARY = 1, CHECKSUM_PARTIAL = 3 };
@@ -70,6 +71,9 @@ struct sk_buff {
 	int users;                      /* references to this head */
 	uint32_t mark, priority;
 	struct rtable rt;               /* valid when rt_valid */
+	struct nf_conn *_nfct;          /* conntrack entry (a counted reference), NULL: none */
+	uint8_t nfct_state;             /* enum nf_ct_state as conntrack classified it (0: not seen) */
+	uint8_t nfct_dir;               /* enum ip_conntrack_dir of that classification */
 	char cb[48] __attribute__((aligned(8))); /* per-layer private area (IPCB, TCP_SKB_CB ...) */
 };
 

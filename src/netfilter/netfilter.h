@@ -50,6 +50,10 @@ struct nf_hook_entry {
 extern const char *const nf_hook_names[5];
 
 /* 0 or -ENOMEM / -EINVAL. */
+/* skb->_nfct references (nf_conntrack.c); both accept NULL. The last put frees the entry. */
+void nf_conntrack_get(struct nf_conn *ct);
+void nf_conntrack_put(struct nf_conn *ct);
+
 int nf_register_hook(struct np_stack *s, unsigned hook, int priority, nf_hookfn fn, void *priv);
 void nf_unregister_hook(struct np_stack *s, unsigned hook, nf_hookfn fn, void *priv);
 void nf_hooks_free(struct np_stack *s);

@@ -7,13 +7,15 @@
  *   NF_HOOK(PRE_ROUTING) / NF_HOOK(LOCAL_OUT) -> nf_conntrack_in (priority -200)
  *     -> resolve_normal_ct (find or create) -> tcp_packet / udp_packet / icmp_packet
  *   NF_HOOK(LOCAL_IN) / NF_HOOK(POST_ROUTING) -> nf_confirm -> nf_conntrack_confirm
- * Later hooks (filter, NAT) read the packet's classification back with nf_ct_get.
+ * The classification rides on the packet (skb->_nfct holds a reference, as in
+ * Linux), so later hooks (filter, NAT) and lo's second pass read it back with nf_ct_get.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/stack.h"
+#include "netfilter/netfilter.h"
 #include "netfilter/nf_tables.h"
 #include "trace/trace.h"
 #include "wire/icmp.h"
@@ -137,9 +139,23 @@ static void ct_destroy(struct nf_net *n, struct nf_conn *ct)
 		c->all = ct->lnext;
 	if (ct->lnext)
 		ct->lnext->lprev = ct->lprev;
+	ct->lnext = ct->lprev = NULL;
 	c->count--;
 	c->stat.delete_++;
-	free(ct);
+	ct->dying = 1;
+	nf_conntrack_put(ct);
+}
+
+void nf_conntrack_get(struct nf_conn *ct)
+{
+	if (ct)
+		ct->use++;
+}
+
+void nf_conntrack_put(struct nf_conn *ct)
+{
+	if (ct && --ct->use == 0)
+		free(ct);
 }
 
 static struct nf_conn *ct_lookup(struct nf_net *n, const struct nf_conntrack_tuple *t, int *dir)
@@ -232,66 +248,34 @@ void nf_conntrack_free(struct nf_net *n)
 		return;
 	del_timer(n->stack, &c->gc_timer);
 	while (c->all) {
+		/* An skb still queued somewhere keeps its entry until it is freed. */
 		struct nf_conn *ct = c->all;
 		c->all = ct->lnext;
-		free(ct);
+		ct->dying = 1;
+		nf_conntrack_put(ct);
 	}
 	free(c->hash);
 	memset(c, 0, sizeof(*c));
 }
 
-/* ---- per-packet classification ring ---- */
+/* ---- the packet's classification (skb->_nfct) ---- */
 
-static void ct_record(struct nf_net *n, const struct sk_buff *skb, const struct nf_pkt *p, struct nf_conn *ct,
-		      int dir, unsigned state)
+static void ct_record(struct sk_buff *skb, struct nf_conn *ct, int dir, unsigned state)
 {
-	struct nf_conntrack_net *c = &n->ct;
-	struct nf_ct_pktinfo *e = NULL;
-	for (unsigned i = 0; i < NF_CT_PKTINFO_RING; i++)
-		if (c->ring[i].skb == skb)
-			e = &c->ring[i];
-	if (!e) {
-		e = &c->ring[c->ring_next];
-		c->ring_next = (c->ring_next + 1) % NF_CT_PKTINFO_RING;
-	}
-	memset(e, 0, sizeof(*e));
-	e->skb = skb;
-	e->ipid = p->id;
-	e->proto = p->proto;
-	e->dir = (uint8_t)dir;
-	e->state = (uint8_t)state;
-	if (ct) {
-		e->ct_id = ct->id;
-		e->key = ct->tuple[0];
-	}
+	nf_conntrack_get(ct);
+	nf_conntrack_put(skb->_nfct);
+	skb->_nfct = ct;
+	skb->nfct_dir = (uint8_t)dir;
+	skb->nfct_state = (uint8_t)state;
 }
 
 struct nf_conn *nf_ct_get(struct nf_net *n, const struct sk_buff *skb, int *dir, unsigned *state)
 {
-	struct nf_conntrack_net *c = &n->ct;
-	*dir = 0;
-	*state = 0;
-	if (!c->enabled || skb->network_header == SKB_HDR_UNSET)
+	*dir = skb->nfct_dir;
+	*state = skb->nfct_state;
+	if (!n->ct.enabled || !skb->_nfct || skb->_nfct->dying)
 		return NULL;
-	const uint8_t *iph = skb_network_header(skb);
-	if (iph + IPV4_HLEN_MIN > skb_tail_pointer(skb))
-		return NULL;
-	for (unsigned i = 0; i < NF_CT_PKTINFO_RING; i++) {
-		struct nf_ct_pktinfo *e = &c->ring[i];
-		/* The IP ID and protocol survive NAT; a reused skb address with another packet does not match. */
-		if (e->skb != skb || e->ipid != be16_get(iph + 4) || e->proto != iph[9])
-			continue;
-		*state = e->state;
-		*dir = e->dir;
-		if (!e->ct_id)
-			return NULL;
-		int d;
-		struct nf_conn *ct = ct_lookup(n, &e->key, &d);
-		if (!ct || ct->id != e->ct_id || d != IP_CT_DIR_ORIGINAL)
-			return NULL;
-		return ct;
-	}
-	return NULL;
+	return skb->_nfct;
 }
 
 /* ---- protocol trackers ---- */
@@ -401,12 +385,12 @@ int nf_conntrack_in(struct nf_net *n, struct sk_buff *skb, enum np_drop_reason *
 		return 0;
 	/* Fragments are tracked once reassembled (LOCAL_IN); forwarded ones stay untracked. */
 	if (p.nonfirst_frag || (be16_get(p.iph + 6) & 0x2000)) {
-		ct_record(n, skb, &p, NULL, 0, NF_CT_UNTRACKED);
+		ct_record(skb, NULL, 0, NF_CT_UNTRACKED);
 		return 0;
 	}
 	if (!p.has_l4 && (p.proto == IPPROTO_TCP_ || p.proto == IPPROTO_UDP_ || p.proto == IPPROTO_ICMP_)) {
 		c->stat.invalid++;
-		ct_record(n, skb, &p, NULL, 0, NF_CT_INVALID);
+		ct_record(skb, NULL, 0, NF_CT_INVALID);
 		return 0;
 	}
 	uint64_t now = np_stack_now(s);
@@ -428,11 +412,11 @@ int nf_conntrack_in(struct nf_net *n, struct sk_buff *skb, enum np_drop_reason *
 		}
 		if (!ct) {
 			c->stat.invalid++;
-			ct_record(n, skb, &p, NULL, 0, NF_CT_INVALID);
+			ct_record(skb, NULL, 0, NF_CT_INVALID);
 			return 0;
 		}
 		c->stat.related++;
-		ct_record(n, skb, &p, ct, dir, NF_CT_RELATED);
+		ct_record(skb, ct, dir, NF_CT_RELATED);
 		return 0;
 	}
 	if (p.proto == IPPROTO_TCP_ || p.proto == IPPROTO_UDP_) {
@@ -448,7 +432,7 @@ int nf_conntrack_in(struct nf_net *n, struct sk_buff *skb, enum np_drop_reason *
 		if ((p.proto == IPPROTO_TCP_ && (p.tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN) ||
 		    (p.proto == IPPROTO_ICMP_ && !icmp_is_query_request(p.icmp_type))) {
 			c->stat.invalid++;
-			ct_record(n, skb, &p, NULL, 0, NF_CT_INVALID);
+			ct_record(skb, NULL, 0, NF_CT_INVALID);
 			return 0;
 		}
 		if ((long)c->count >= s->sysctl.nf_conntrack_max) {
@@ -464,6 +448,7 @@ int nf_conntrack_in(struct nf_net *n, struct sk_buff *skb, enum np_drop_reason *
 			return -1;
 		}
 		ct->id = c->next_id++;
+		ct->use = 1;
 		ct->tuple[0] = t;
 		tuple_invert(&t, &ct->tuple[1]);
 		ct->timeout = now + NF_CT_UNCONFIRMED_NS;
@@ -489,7 +474,7 @@ int nf_conntrack_in(struct nf_net *n, struct sk_buff *skb, enum np_drop_reason *
 		bad = (dir == IP_CT_DIR_ORIGINAL) != icmp_is_query_request(p.icmp_type);
 	if (bad) {
 		c->stat.invalid++;
-		ct_record(n, skb, &p, NULL, 0, NF_CT_INVALID);
+		ct_record(skb, NULL, 0, NF_CT_INVALID);
 		return 0;
 	}
 	if (dir == IP_CT_DIR_REPLY && !(ct->status & IPS_SEEN_REPLY)) {
@@ -504,7 +489,7 @@ int nf_conntrack_in(struct nf_net *n, struct sk_buff *skb, enum np_drop_reason *
 		ct->timeout = now + ct_timeout_ns(ct);
 		gc_arm(n, ct->timeout);
 	}
-	ct_record(n, skb, &p, ct, dir, state);
+	ct_record(skb, ct, dir, state);
 	return 0;
 }
 

@@ -77,6 +77,8 @@ struct nf_conn {
 	struct nf_ct_thash th[2];  /* hashed under each direction's tuple */
 	struct nf_conn *lnext, *lprev; /* every conn, for GC and printing */
 	uint64_t id;
+	int use;                   /* references: the table's one, plus one per skb->_nfct */
+	uint8_t dying;             /* out of the table; freed when the last skb lets go */
 	uint64_t timeout;          /* absolute ns */
 	unsigned status;           /* IPS_* */
 	uint8_t tcp_state;         /* enum tcp_conntrack */
@@ -88,20 +90,6 @@ struct nf_ct_stat {
 	uint64_t found, new_, invalid, insert, drop, early_drop, delete_, related;
 };
 
-/* Per-packet classification a later hook reads back (Linux keeps it in skb->_nfct). */
-struct nf_ct_pktinfo {
-	const struct sk_buff *skb;
-	uint32_t saddr, daddr;     /* fingerprint against a reused skb address */
-	uint16_t ipid;
-	uint8_t proto;
-	uint8_t dir;
-	uint8_t state;             /* enum nf_ct_state */
-	uint64_t ct_id;
-	struct nf_conntrack_tuple key; /* ct's original tuple, to find it again */
-};
-
-#define NF_CT_PKTINFO_RING 16
-
 struct nf_conntrack_net {
 	int enabled;
 	struct nf_ct_thash **hash;
@@ -111,8 +99,6 @@ struct nf_conntrack_net {
 	uint64_t next_id;
 	struct nf_ct_stat stat;
 	struct np_timer gc_timer;
-	struct nf_ct_pktinfo ring[NF_CT_PKTINFO_RING];
-	unsigned ring_next;
 };
 
 /* ---- rules and chains (ip_tables.c) ---- */
@@ -195,7 +181,7 @@ int nf_conntrack_enable(struct nf_net *n);
 void nf_conntrack_free(struct nf_net *n);
 /* Classifies skb at PRE_ROUTING/LOCAL_OUT (or LOCAL_IN after reassembly); 0 or NF drop (-1) with *reason. */
 int nf_conntrack_in(struct nf_net *n, struct sk_buff *skb, enum np_drop_reason *reason);
-/* The packet's conntrack (NULL: untracked) and its direction / state from the ring. */
+/* The packet's conntrack (NULL: untracked or gone) and its direction / state, from skb->_nfct. */
 struct nf_conn *nf_ct_get(struct nf_net *n, const struct sk_buff *skb, int *dir, unsigned *state);
 void nf_conntrack_confirm(struct nf_net *n, struct nf_conn *ct);
 /* Re-hashes ct after NAT changed its reply tuple; -EEXIST if that tuple is taken. */

@@ -368,6 +368,37 @@ static void test_loopback(void **state)
 	assert_int_equal(rule_pkts(f, 2), 1); /* the reply: ESTABLISHED */
 }
 
+/*
+ * skb->_nfct is a counted reference: a datagram still queued on a socket
+ * keeps its entry alive after the table expires it, and the entry is freed
+ * with the last packet (ASan catches a use after free or a leak).
+ */
+static void test_skb_holds_entry(void **state)
+{
+	struct fx *f = *state;
+	int fb = udp_sock(f->b, "10.1.0.2", 5353);
+	int fa = udp_sock(f->a, "10.1.0.1", 5354);
+	assert_int_equal(udp_to(fb, "10.1.0.1", 5354), 4);
+	sim(f, 10);
+	char buf[16];
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	assert_int_equal(np_recvfrom(fa, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl), 4);
+	assert_int_equal(udp_to(fa, "10.1.0.2", 5353), 4); /* the reply: ESTABLISHED, queued at b */
+	sim(f, 10);
+	struct nf_conn *ct = ct_of(f, B_IP, A_IP, 17, 5353, 5354, NULL);
+	assert_non_null(ct);
+	assert_int_equal(ct->use, 2); /* the table's and the queued datagram's */
+	sim(f, 200 * 1000); /* past the UDP stream timeout: GC takes it out of the table */
+	assert_null(ct_of(f, B_IP, A_IP, 17, 5353, 5354, NULL));
+	assert_int_equal(f->b->nf->ct.count, 0);
+	assert_int_equal(ct->dying, 1);
+	assert_int_equal(ct->use, 1);
+	assert_int_equal(np_recvfrom(fb, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL), 4); /* frees skb and entry */
+	np_close(fa);
+	np_close(fb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_icmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_skb_holds_entry, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
