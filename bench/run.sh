@@ -7,7 +7,7 @@
 #   bench/run.sh [--build DIR] [--out FILE] [--runs N] [--duration SEC] [--only ID,ID] [--keep]
 #
 # Figures (--only takes ids or prefixes): udp_echo_64_tap(_evloop),
-# udp_bulk_1472_cable, udp_ipp_{rx,tx}_{64,1472}, udp_socket_mem,
+# udp_bulk_1472_cable, udp_ipp_{rx,tx}_{64,1472}, tcp_ipp_{rx,tx}_1448, udp_socket_mem,
 # tcp_stream_cable, tcp_echo_64_tap(_evloop), tcp_conn_mem (the TCP ones
 # run once np_socket(SOCK_STREAM) works, else they are listed as pending).
 # Each network run happens in fresh network namespaces of its own (npb<pid>...,
@@ -15,7 +15,7 @@
 # here is stopped and deleted on exit. Needs root (namespaces, TAP devices).
 # Load comes from bench/npload.c, one program that runs the same code over
 # kernel sockets and over netpath's np_* sockets; bench/ipp.c counts
-# instructions per datagram under valgrind's callgrind. docs/performance.md
+# instructions per datagram and per TCP segment under valgrind's callgrind. docs/performance.md
 # explains each figure.
 set -u
 CALLER=$(pwd)
@@ -302,30 +302,32 @@ fi
 # Instructions per datagram (callgrind), netpath's in-process path.
 # ======================================================================
 ipp_run() {
-	local size=$1 i=$2 dir=$TMP/ipp.$1.$2 rx tx
+	# ipp_run SIZE RUN [udp|tcp]: the series are ipp_{rx,tx}_SIZE (UDP) or tcp_ipp_{rx,tx}_SIZE.
+	local size=$1 i=$2 proto=${3:-udp} dir=$TMP/ipp.${3:-udp}.$1.$2 rx tx pre=
+	[ "$proto" = tcp ] && pre=tcp_
 	mkdir -p "$dir"
 	if [ -z "$IPP_DEFS" ]; then
 		valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no \
-			--callgrind-out-file="$dir/cg.%p" "$IPP" --count 10000 --size "$size" >"$dir/out" 2>"$dir/err" || return 1
+			--callgrind-out-file="$dir/cg.%p" "$IPP" --proto "$proto" --count 10000 --size "$size" >"$dir/out" 2>"$dir/err" || return 1
 		rx=$(grep -h '^totals:' "$dir"/cg.*.1 | awk '{print $2}')
 		tx=$(grep -h '^totals:' "$dir"/cg.*.2 | awk '{print $2}')
 		rx=$((rx / 10000))
 		tx=$((tx / 10000))
-		cp "$dir"/cg.*.1 "$TMP/ipp-rx-$size.callgrind"
-		cp "$dir"/cg.*.2 "$TMP/ipp-tx-$size.callgrind"
+		cp "$dir"/cg.*.1 "$TMP/${pre}ipp-rx-$size.callgrind"
+		cp "$dir"/cg.*.2 "$TMP/${pre}ipp-tx-$size.callgrind"
 	else
-		# No callgrind.h: whole runs of N and of 0 datagrams; the difference is rx + tx.
+		# No callgrind.h: whole runs of N and of 0 packets; the difference is rx + tx.
 		local a b
-		valgrind --tool=callgrind --callgrind-out-file="$dir/n" "$IPP" --count 10000 --size "$size" >/dev/null 2>&1 || return 1
-		valgrind --tool=callgrind --callgrind-out-file="$dir/z" "$IPP" --count 0 --size "$size" >/dev/null 2>&1 || return 1
+		valgrind --tool=callgrind --callgrind-out-file="$dir/n" "$IPP" --proto "$proto" --count 10000 --size "$size" >/dev/null 2>&1 || return 1
+		valgrind --tool=callgrind --callgrind-out-file="$dir/z" "$IPP" --proto "$proto" --count 0 --size "$size" >/dev/null 2>&1 || return 1
 		a=$(grep -h '^totals:' "$dir/n" | awk '{print $2}')
 		b=$(grep -h '^totals:' "$dir/z" | awk '{print $2}')
 		rx=$(((a - b) / 20000))   # rx and tx cannot be told apart: half each
 		tx=$rx
 	fi
-	record "ipp_rx_$size" "$i" "$rx" null
-	record "ipp_tx_$size" "$i" "$tx" null
-	printf '  ipp %4d B run %d: rx %6d  tx %6d instructions/datagram\n' "$size" "$i" "$rx" "$tx"
+	record "${pre}ipp_rx_$size" "$i" "$rx" null
+	record "${pre}ipp_tx_$size" "$i" "$tx" null
+	printf '  ipp %s %4d B run %d: rx %6d  tx %6d instructions/packet\n' "$proto" "$size" "$i" "$rx" "$tx"
 }
 if want udp_ipp; then
 	if command -v valgrind >/dev/null 2>&1; then
@@ -355,6 +357,24 @@ if want udp_ipp; then
 		fi
 	else
 		figure udp_ipp_rx_64 "Instructions/datagram, UDP receive, 64 B" "instr" 0 ipp_rx_64 "" "" "" skipped \
+			"valgrind is not installed (apt-get install valgrind)"
+	fi
+fi
+
+if want tcp_ipp; then
+	if command -v valgrind >/dev/null 2>&1; then
+		echo ">>> Instructions per TCP data segment, callgrind ($RUNS runs)"
+		series tcp_ipp_rx_1448 "netpath rx: np_stack_poll (cable_poll ... tcp_v4_rcv, the ACK it sends) + np_recv, 1448-byte segment"
+		series tcp_ipp_tx_1448 "netpath tx: np_send ... cable_xmit + the sender's poll that takes the ACKs"
+		for i in $(seq "$RUNS"); do
+			ipp_run 1448 "$i" tcp || echo "  ipp tcp 1448 run $i FAILED" >&2
+		done
+		NOTE="user-space instructions (callgrind Ir) per full-sized segment, one connection, TCP_NODELAY, frozen virtual clock (no timer in the count)"
+		[ -n "$IPP_DEFS" ] && NOTE="$NOTE; no callgrind.h: (run of N - run of 0) / 2N, rx and tx not told apart"
+		figure tcp_ipp_rx_1448 "Instructions/segment, TCP receive, 1448 B" "instr" 0 tcp_ipp_rx_1448 "" "" "callgrind (serialised)" ok "$NOTE"
+		figure tcp_ipp_tx_1448 "Instructions/segment, TCP send, 1448 B" "instr" 0 tcp_ipp_tx_1448 "" "" "callgrind (serialised)" ok "$NOTE"
+	else
+		figure tcp_ipp_rx_1448 "Instructions/segment, TCP receive, 1448 B" "instr" 0 tcp_ipp_rx_1448 "" "" "" skipped \
 			"valgrind is not installed (apt-get install valgrind)"
 	fi
 fi
