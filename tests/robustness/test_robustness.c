@@ -11,6 +11,11 @@
  * one stack, so state left behind by one case cannot hurt the next.
  * Adding a case is one entry in cases[] (docs/robustness.md lists them).
  *   us: 10.0.0.1 (eth0)   peer: 10.0.0.2 (permanent neighbour)
+ * The same binary runs the same table a second way, through a real TAP
+ * driven from the kernel's side (tests/robustness/tap_wire.h), when given
+ * --tap IFNAME or NP_ROBUST_TAP=IFNAME (root, inside a network namespace:
+ * tests/interop/test_robustness_tap.sh). A case whose frames the kernel
+ * cannot send says so in the table (INPROC_ONLY, with the reason).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +24,7 @@
 #include <cmocka.h>
 
 #include "scenarios/tcp_script.h"
+#include "robustness/tap_wire.h"
 #include "net/ipv4/ip.h"
 #include "wire/arp.h"
 #include "wire/udp.h"
@@ -54,6 +60,7 @@ struct rcase {
 	struct mexp mibs[4];
 	struct reply reply;
 	void (*check)(struct rctx *);     /* extra assertions (state unchanged ...) */
+	const char *inproc_only;          /* why the frames cannot cross a TAP; NULL (BOTH): they can */
 };
 
 struct rctx {
@@ -875,148 +882,151 @@ static void c_reset(struct rctx *x)
 #define TCPR(f, m) { RP_TCP, f, m }
 #define RST_R TCPR(TCPF_RST, TCPF_RST)
 #define CHALLENGE TCPR(A, 0xff & ~TCPF_PSH)
+#define BOTH NULL                     /* runs in-process and through the TAP */
+#define INPROC_ONLY(why) (why)
 
 static const struct rcase cases[] = {
 	/* link layer */
-	{ "runt_10_bytes", NULL, f_runt, { D(MAC_TRUNCATED, 1) }, { { 0 } }, NONE, NULL },
-	{ "eth_header_only_ipv4", NULL, f_eth_only, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL },
-	{ "unknown_ethertype", NULL, f_ethertype_unknown, { D(UNHANDLED_PROTO, 1) }, { { 0 } }, NONE, NULL },
+	{ "runt_10_bytes", NULL, f_runt, { D(MAC_TRUNCATED, 1) }, { { 0 } }, NONE, NULL,
+	  INPROC_ONLY("Linux refuses packet-socket frames shorter than the 14-byte Ethernet header (EINVAL)") },
+	{ "eth_header_only_ipv4", NULL, f_eth_only, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL, BOTH },
+	{ "unknown_ethertype", NULL, f_ethertype_unknown, { D(UNHANDLED_PROTO, 1) }, { { 0 } }, NONE, NULL, BOTH },
 	/* ARP */
-	{ "arp_truncated", NULL, f_arp_trunc, { D(ARP_TRUNCATED, 1) }, { { 0 } }, NONE, NULL },
-	{ "arp_bad_hwtype", NULL, f_arp_hwtype, { D(ARP_BAD_FIELDS, 1) }, { { 0 } }, NONE, NULL },
-	{ "arp_bad_plen", NULL, f_arp_plen, { D(ARP_BAD_FIELDS, 1) }, { { 0 } }, NONE, NULL },
-	{ "arp_bad_opcode", NULL, f_arp_opcode, { D(ARP_BAD_FIELDS, 1) }, { { 0 } }, NONE, NULL },
-	{ "arp_sha_broadcast", p_count_neigh, f_arp_sha_bcast, { D(ARP_INVALID_SHA, 1) }, { { 0 } }, NONE, c_neigh_unchanged },
-	{ "arp_sha_zero", p_count_neigh, f_arp_sha_zero, { D(ARP_INVALID_SHA, 1) }, { { 0 } }, NONE, c_neigh_unchanged },
-	{ "arp_sip_broadcast", p_count_neigh, f_arp_sip_bcast, { D(ARP_INVALID_SIP, 1) }, { { 0 } }, NONE, c_neigh_unchanged },
+	{ "arp_truncated", NULL, f_arp_trunc, { D(ARP_TRUNCATED, 1) }, { { 0 } }, NONE, NULL, BOTH },
+	{ "arp_bad_hwtype", NULL, f_arp_hwtype, { D(ARP_BAD_FIELDS, 1) }, { { 0 } }, NONE, NULL, BOTH },
+	{ "arp_bad_plen", NULL, f_arp_plen, { D(ARP_BAD_FIELDS, 1) }, { { 0 } }, NONE, NULL, BOTH },
+	{ "arp_bad_opcode", NULL, f_arp_opcode, { D(ARP_BAD_FIELDS, 1) }, { { 0 } }, NONE, NULL, BOTH },
+	{ "arp_sha_broadcast", p_count_neigh, f_arp_sha_bcast, { D(ARP_INVALID_SHA, 1) }, { { 0 } }, NONE, c_neigh_unchanged, BOTH },
+	{ "arp_sha_zero", p_count_neigh, f_arp_sha_zero, { D(ARP_INVALID_SHA, 1) }, { { 0 } }, NONE, c_neigh_unchanged, BOTH },
+	{ "arp_sip_broadcast", p_count_neigh, f_arp_sip_bcast, { D(ARP_INVALID_SIP, 1) }, { { 0 } }, NONE, c_neigh_unchanged, BOTH },
 	{ "arp_sip_subnet_broadcast", p_count_neigh, f_arp_sip_subnet_bcast, { D(ARP_INVALID_SIP, 1) }, { { 0 } }, NONE,
-	  c_neigh_unchanged },
-	{ "arp_sip_ours", p_count_neigh, f_arp_sip_ours, { D(ARP_INVALID_SIP, 1) }, { { 0 } }, NONE, c_neigh_unchanged },
+	  c_neigh_unchanged, BOTH },
+	{ "arp_sip_ours", p_count_neigh, f_arp_sip_ours, { D(ARP_INVALID_SIP, 1) }, { { 0 } }, NONE, c_neigh_unchanged, BOTH },
 	{ "arp_unsolicited_reply", p_count_neigh, f_arp_unsolicited, { D(ARP_UNSOLICITED, 1) }, { { 0 } }, NONE,
-	  c_neigh_unchanged },
+	  c_neigh_unchanged, BOTH },
 	{ "arp_request_not_for_us", p_count_neigh, f_arp_not_for_us, { D(ARP_NOT_FOR_US, 1) }, { { 0 } }, NONE,
-	  c_neigh_unchanged },
-	{ "arp_probe_sip_zero", p_count_neigh, f_arp_probe, { { 0 } }, { { 0 } }, { RP_ARP, 0, 0 }, c_neigh_unchanged },
-	{ "arp_flood_table_bounded", p_count_neigh, f_arp_flood, { { 0 } }, { { 0 } }, ANY, c_neigh_bounded },
+	  c_neigh_unchanged, BOTH },
+	{ "arp_probe_sip_zero", p_count_neigh, f_arp_probe, { { 0 } }, { { 0 } }, { RP_ARP, 0, 0 }, c_neigh_unchanged, BOTH },
+	{ "arp_flood_table_bounded", p_count_neigh, f_arp_flood, { { 0 } }, { { 0 } }, ANY, c_neigh_bounded, BOTH },
 	/* IPv4 header */
-	{ "ip_version_6", NULL, f_ip_version6, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL },
-	{ "ip_ihl_4", NULL, f_ip_ihl4, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL },
-	{ "ip_ihl_past_frame", NULL, f_ip_ihl_past_frame, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL },
-	{ "ip_ihl_past_tot_len", NULL, f_ip_ihl_past_totlen, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL },
+	{ "ip_version_6", NULL, f_ip_version6, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL, BOTH },
+	{ "ip_ihl_4", NULL, f_ip_ihl4, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL, BOTH },
+	{ "ip_ihl_past_frame", NULL, f_ip_ihl_past_frame, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL, BOTH },
+	{ "ip_ihl_past_tot_len", NULL, f_ip_ihl_past_totlen, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL, BOTH },
 	{ "ip_tot_len_past_frame", NULL, f_ip_totlen_past_frame, { D(PKT_TOO_SMALL, 1) }, { M(IpExtInTruncatedPkts, 1) },
-	  NONE, NULL },
-	{ "ip_tot_len_below_ihl", NULL, f_ip_totlen_below_ihl, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL },
+	  NONE, NULL, BOTH },
+	{ "ip_tot_len_below_ihl", NULL, f_ip_totlen_below_ihl, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL, BOTH },
 	{ "ip_tot_len_short_of_frame", NULL, f_ip_totlen_short_of_frame, { D(ICMP_CSUM, 1) },
-	  { M(IcmpInCsumErrors, 1), M(IcmpInErrors, 1) }, NONE, NULL },
-	{ "ip_header_truncated", NULL, f_ip_truncated_hdr, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL },
+	  { M(IcmpInCsumErrors, 1), M(IcmpInErrors, 1) }, NONE, NULL, BOTH },
+	{ "ip_header_truncated", NULL, f_ip_truncated_hdr, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL, BOTH },
 	{ "ip_bad_checksum", NULL, f_ip_bad_csum, { D(IP_CSUM, 1) }, { M(IpExtInCsumErrors, 1), M(IpInHdrErrors, 1) },
-	  NONE, NULL },
-	{ "ip_option_len_0", NULL, f_ip_opt_len0, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL },
-	{ "ip_option_len_1", NULL, f_ip_opt_len1, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL },
-	{ "ip_option_past_header", NULL, f_ip_opt_past, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL },
-	{ "ip_lsrr_refused", NULL, f_ip_lsrr, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 0) }, NONE, NULL },
-	{ "ip_ssrr_refused", NULL, f_ip_ssrr, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 0) }, NONE, NULL },
-	{ "ip_options_nop_ok", NULL, f_ip_opt_nops, { { 0 } }, { M(IcmpOutEchoReps, 1) }, { RP_ECHO, 0, 0 }, NULL },
+	  NONE, NULL, BOTH },
+	{ "ip_option_len_0", NULL, f_ip_opt_len0, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL, BOTH },
+	{ "ip_option_len_1", NULL, f_ip_opt_len1, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL, BOTH },
+	{ "ip_option_past_header", NULL, f_ip_opt_past, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 1) }, NONE, NULL, BOTH },
+	{ "ip_lsrr_refused", NULL, f_ip_lsrr, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 0) }, NONE, NULL, BOTH },
+	{ "ip_ssrr_refused", NULL, f_ip_ssrr, { D(IP_INHDR, 1) }, { M(IpInHdrErrors, 0) }, NONE, NULL, BOTH },
+	{ "ip_options_nop_ok", NULL, f_ip_opt_nops, { { 0 } }, { M(IcmpOutEchoReps, 1) }, { RP_ECHO, 0, 0 }, NULL, BOTH },
 	{ "martian_src_loopback", NULL, f_martian_loopback, { D(IP_INVALID_SOURCE, 1) }, { M(IpExtInMartians, 1) }, NONE,
-	  NULL },
+	  NULL, BOTH },
 	{ "martian_src_multicast", NULL, f_martian_multicast, { D(IP_INVALID_SOURCE, 1) }, { M(IpExtInMartians, 1) },
-	  NONE, NULL },
-	{ "martian_src_zero", NULL, f_martian_zero, { D(IP_INVALID_SOURCE, 1) }, { M(IpExtInMartians, 1) }, NONE, NULL },
+	  NONE, NULL, BOTH },
+	{ "martian_src_zero", NULL, f_martian_zero, { D(IP_INVALID_SOURCE, 1) }, { M(IpExtInMartians, 1) }, NONE, NULL, BOTH },
 	{ "martian_src_class_e", NULL, f_martian_class_e, { D(IP_INVALID_SOURCE, 1) }, { M(IpExtInMartians, 1) }, NONE,
-	  NULL },
-	{ "land_icmp_src_eq_dst_ours", NULL, f_land_icmp, { D(IP_LOCAL_SOURCE, 1) }, { M(IpExtInMartians, 1) }, NONE, NULL },
-	{ "land_tcp_syn", NULL, f_land_syn, { D(IP_LOCAL_SOURCE, 1) }, { M(TcpPassiveOpens, 0) }, NONE, NULL },
+	  NULL, BOTH },
+	{ "land_icmp_src_eq_dst_ours", NULL, f_land_icmp, { D(IP_LOCAL_SOURCE, 1) }, { M(IpExtInMartians, 1) }, NONE, NULL, BOTH },
+	{ "land_tcp_syn", NULL, f_land_syn, { D(IP_LOCAL_SOURCE, 1) }, { M(TcpPassiveOpens, 0) }, NONE, NULL, BOTH },
 	{ "dst_not_ours_no_forwarding", NULL, f_dst_not_ours, { D(IP_INADDRERRORS, 1) }, { M(IpInAddrErrors, 1) }, NONE,
-	  NULL },
+	  NULL, BOTH },
 	/* fragments */
 	{ "frag_ping_of_death", NULL, f_ping_of_death, { D(PKT_TOO_BIG, 2) }, { M(IpReasmFails, 1), M(IpInDelivers, 0) },
-	  NONE, NULL },
+	  NONE, NULL, BOTH },
 	{ "frag_teardrop", NULL, f_teardrop, { D(IP_FRAG_OVERLAP, 2) },
-	  { M(IpExtReasmOverlaps, 1), M(IpReasmOKs, 0), M(IpInDelivers, 0) }, NONE, NULL },
+	  { M(IpExtReasmOverlaps, 1), M(IpReasmOKs, 0), M(IpInDelivers, 0) }, NONE, NULL, BOTH },
 	{ "frag_partial_overlap", NULL, f_frag_partial_overlap, { D(IP_FRAG_OVERLAP, 2) },
-	  { M(IpExtReasmOverlaps, 1), M(IpReasmOKs, 0) }, NONE, NULL },
+	  { M(IpExtReasmOverlaps, 1), M(IpReasmOKs, 0) }, NONE, NULL, BOTH },
 	{ "frag_duplicate_then_complete", NULL, f_frag_duplicate, { D(DUP_FRAG, 1) }, { M(IpReasmOKs, 1) },
-	  { RP_ECHO, 0, 0 }, NULL },
-	{ "frag_zero_length", NULL, f_frag_zero_len, { D(IP_FRAG_INVALID, 2) }, { M(IpReasmFails, 1) }, NONE, NULL },
+	  { RP_ECHO, 0, 0 }, NULL, BOTH },
+	{ "frag_zero_length", NULL, f_frag_zero_len, { D(IP_FRAG_INVALID, 2) }, { M(IpReasmFails, 1) }, NONE, NULL, BOTH },
 	{ "frag_not_multiple_of_8", NULL, f_frag_not_mult8, { { 0 } }, { M(IpReasmOKs, 0), M(IpReasmReqds, 2) }, NONE,
-	  NULL },
+	  NULL, BOTH },
 	{ "frag_conflicting_last", NULL, f_frag_conflicting_last, { D(IP_FRAG_INVALID, 2) }, { M(IpReasmFails, 1) }, NONE,
-	  NULL },
+	  NULL, BOTH },
 	{ "frag_last_ends_before_data", NULL, f_frag_last_before_data, { D(IP_FRAG_INVALID, 2) }, { M(IpReasmFails, 1) },
-	  NONE, NULL },
+	  NONE, NULL, BOTH },
 	{ "frag_middle_first_order", NULL, f_frag_middle_first, { { 0 } }, { M(IpReasmOKs, 1), M(IpReasmReqds, 3) },
-	  { RP_ECHO, 0, 0 }, NULL },
+	  { RP_ECHO, 0, 0 }, NULL, BOTH },
 	{ "frag_tiny_flood_timeout", NULL, f_frag_tiny_flood, { { 0 } }, { M(IpReasmReqds, 1000), M(IpReasmOKs, 0) }, ANY,
-	  NULL },
-	{ "frag_too_many_in_queue", NULL, f_frag_too_many, { D(IP_FRAG_TOO_MANY, ANYN) }, { M(IpReasmOKs, 0) }, NONE, NULL },
+	  NULL, BOTH },
+	{ "frag_too_many_in_queue", NULL, f_frag_too_many, { D(IP_FRAG_TOO_MANY, ANYN) }, { M(IpReasmOKs, 0) }, NONE, NULL, BOTH },
 	{ "ipip_broken_inner_noproto", NULL, f_ipip_broken, { D(IP_NOPROTO, 1) },
-	  { M(IpInUnknownProtos, 1), M(IcmpOutDestUnreachs, 1) }, ICMPR(ICMP_DEST_UNREACH, ICMP_PROT_UNREACH), NULL },
+	  { M(IpInUnknownProtos, 1), M(IcmpOutDestUnreachs, 1) }, ICMPR(ICMP_DEST_UNREACH, ICMP_PROT_UNREACH), NULL, BOTH },
 	/* ICMP */
-	{ "icmp_shorter_than_8", NULL, f_icmp_short, { D(ICMP_TRUNCATED, 1) }, { M(IcmpInErrors, 1) }, NONE, NULL },
-	{ "icmp_bad_checksum", NULL, f_icmp_bad_csum, { D(ICMP_CSUM, 1) }, { M(IcmpInCsumErrors, 1) }, NONE, NULL },
+	{ "icmp_shorter_than_8", NULL, f_icmp_short, { D(ICMP_TRUNCATED, 1) }, { M(IcmpInErrors, 1) }, NONE, NULL, BOTH },
+	{ "icmp_bad_checksum", NULL, f_icmp_bad_csum, { D(ICMP_CSUM, 1) }, { M(IcmpInCsumErrors, 1) }, NONE, NULL, BOTH },
 	{ "icmp_error_quote_truncated", NULL, f_icmp_err_trunc_quote, { D(ICMP_TRUNCATED, 1) }, { M(IcmpInErrors, 1) },
-	  NONE, NULL },
+	  NONE, NULL, BOTH },
 	{ "icmp_error_quote_no_l4", NULL, f_icmp_err_quote_no_l4, { D(ICMP_TRUNCATED, 1) }, { M(IcmpInErrors, 1) }, NONE,
-	  NULL },
+	  NULL, BOTH },
 	{ "icmp_frag_needed_mtu_below_68", NULL, f_icmp_frag_needed_small, { D(NOT_SPECIFIED, 1) }, { M(IcmpInErrors, 1) },
-	  NONE, NULL },
+	  NONE, NULL, BOTH },
 	{ "icmp_redirect_not_from_gateway", p_route, f_icmp_redirect, { { 0 } }, { M(IcmpInRedirects, 1) }, NONE,
-	  c_route_unchanged },
-	{ "icmp_unknown_type", NULL, f_icmp_type_unknown, { D(ICMP_UNHANDLED, 1) }, { M(IcmpInErrors, 1) }, NONE, NULL },
+	  c_route_unchanged, BOTH },
+	{ "icmp_unknown_type", NULL, f_icmp_type_unknown, { D(ICMP_UNHANDLED, 1) }, { M(IcmpInErrors, 1) }, NONE, NULL, BOTH },
 	{ "icmp_echo_to_broadcast", NULL, f_icmp_bcast_echo, { D(ICMP_BROADCAST_ECHO, 1) }, { M(IcmpOutEchoReps, 0) }, NONE,
-	  NULL },
+	  NULL, BOTH },
 	/* UDP */
-	{ "udp_length_below_8", NULL, f_udp_len_below8, { D(UDP_BAD_LEN, 1) }, { M(UdpInErrors, 1) }, NONE, NULL },
-	{ "udp_length_past_payload", NULL, f_udp_len_past, { D(UDP_BAD_LEN, 1) }, { M(UdpInErrors, 1) }, NONE, NULL },
+	{ "udp_length_below_8", NULL, f_udp_len_below8, { D(UDP_BAD_LEN, 1) }, { M(UdpInErrors, 1) }, NONE, NULL, BOTH },
+	{ "udp_length_past_payload", NULL, f_udp_len_past, { D(UDP_BAD_LEN, 1) }, { M(UdpInErrors, 1) }, NONE, NULL, BOTH },
 	{ "udp_bad_checksum", NULL, f_udp_bad_csum, { D(UDP_CSUM, 1) }, { M(UdpInCsumErrors, 1), M(UdpInErrors, 1) }, NONE,
-	  NULL },
-	{ "udp_header_truncated", NULL, f_udp_truncated, { D(UDP_BAD_LEN, 1) }, { M(UdpInErrors, 1) }, NONE, NULL },
+	  NULL, BOTH },
+	{ "udp_header_truncated", NULL, f_udp_truncated, { D(UDP_BAD_LEN, 1) }, { M(UdpInErrors, 1) }, NONE, NULL, BOTH },
 	{ "udp_no_port_unreachable", NULL, f_udp_no_port, { D(NO_SOCKET, 1) }, { M(UdpNoPorts, 1) },
-	  ICMPR(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH), NULL },
+	  ICMPR(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH), NULL, BOTH },
 	/* TCP header and options (to the echo listener) */
-	{ "tcp_doff_below_5", NULL, f_tcp_doff4, { D(TCP_HDR, 1) }, { M(TcpInErrs, 1) }, NONE, NULL },
-	{ "tcp_doff_past_segment", NULL, f_tcp_doff_past, { D(TCP_HDR, 1) }, { M(TcpInErrs, 1) }, NONE, NULL },
-	{ "tcp_header_truncated", NULL, f_tcp_truncated, { D(TCP_HDR, 1) }, { M(TcpInErrs, 1) }, NONE, NULL },
+	{ "tcp_doff_below_5", NULL, f_tcp_doff4, { D(TCP_HDR, 1) }, { M(TcpInErrs, 1) }, NONE, NULL, BOTH },
+	{ "tcp_doff_past_segment", NULL, f_tcp_doff_past, { D(TCP_HDR, 1) }, { M(TcpInErrs, 1) }, NONE, NULL, BOTH },
+	{ "tcp_header_truncated", NULL, f_tcp_truncated, { D(TCP_HDR, 1) }, { M(TcpInErrs, 1) }, NONE, NULL, BOTH },
 	{ "tcp_bad_checksum", NULL, f_tcp_bad_csum, { D(TCP_CSUM, 1) }, { M(TcpInCsumErrors, 1), M(TcpInErrs, 1) }, NONE,
-	  NULL },
-	{ "tcp_option_len_0_ignored", NULL, f_tcp_opt_len0, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane },
-	{ "tcp_option_len_1_ignored", NULL, f_tcp_opt_len1, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane },
-	{ "tcp_option_past_header", NULL, f_tcp_opt_past, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane },
-	{ "tcp_mss_0", NULL, f_tcp_mss0, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane },
-	{ "tcp_mss_length_3", NULL, f_tcp_mss_len3, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane },
-	{ "tcp_wscale_15_clamped", NULL, f_tcp_wscale15, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane },
-	{ "tcp_sack_bad_length", NULL, f_tcp_sack_bad_len, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane },
-	{ "tcp_syn_fin", NULL, f_tcp_syn_fin, { D(TCP_FLAGS, 1) }, { M(TcpPassiveOpens, 0) }, NONE, NULL },
-	{ "tcp_syn_rst", NULL, f_tcp_syn_rst, { D(TCP_FLAGS, 1) }, { { 0 } }, NONE, NULL },
-	{ "tcp_no_flags", NULL, f_tcp_no_flags, { D(TCP_FLAGS, 1) }, { { 0 } }, NONE, NULL },
-	{ "tcp_all_flags", NULL, f_tcp_all_flags, { D(TCP_FLAGS, 1) }, { { 0 } }, NONE, NULL },
+	  NULL, BOTH },
+	{ "tcp_option_len_0_ignored", NULL, f_tcp_opt_len0, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane, BOTH },
+	{ "tcp_option_len_1_ignored", NULL, f_tcp_opt_len1, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane, BOTH },
+	{ "tcp_option_past_header", NULL, f_tcp_opt_past, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane, BOTH },
+	{ "tcp_mss_0", NULL, f_tcp_mss0, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane, BOTH },
+	{ "tcp_mss_length_3", NULL, f_tcp_mss_len3, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane, BOTH },
+	{ "tcp_wscale_15_clamped", NULL, f_tcp_wscale15, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane, BOTH },
+	{ "tcp_sack_bad_length", NULL, f_tcp_sack_bad_len, { { 0 } }, { { 0 } }, TCPR(TCPF_SYN | A, 0xff), c_synack_sane, BOTH },
+	{ "tcp_syn_fin", NULL, f_tcp_syn_fin, { D(TCP_FLAGS, 1) }, { M(TcpPassiveOpens, 0) }, NONE, NULL, BOTH },
+	{ "tcp_syn_rst", NULL, f_tcp_syn_rst, { D(TCP_FLAGS, 1) }, { { 0 } }, NONE, NULL, BOTH },
+	{ "tcp_no_flags", NULL, f_tcp_no_flags, { D(TCP_FLAGS, 1) }, { { 0 } }, NONE, NULL, BOTH },
+	{ "tcp_all_flags", NULL, f_tcp_all_flags, { D(TCP_FLAGS, 1) }, { { 0 } }, NONE, NULL, BOTH },
 	{ "tcp_ack_to_listener", NULL, f_tcp_ack_to_listener, { D(TCP_LISTEN_NOSYN, ANYN) }, { M(TcpOutRsts, 1) }, RST_R,
-	  NULL },
-	{ "tcp_rst_to_listener", NULL, f_tcp_rst_to_listener, { { 0 } }, { M(TcpOutRsts, 0) }, NONE, NULL },
+	  NULL, BOTH },
+	{ "tcp_rst_to_listener", NULL, f_tcp_rst_to_listener, { { 0 } }, { M(TcpOutRsts, 0) }, NONE, NULL, BOTH },
 	{ "tcp_syn_closed_port", NULL, f_tcp_closed_port, { D(NO_SOCKET, 1) }, { M(TcpOutRsts, 1) }, TCPR(TCPF_RST | A, 0xff),
-	  NULL },
+	  NULL, BOTH },
 	/* TCP on an established connection */
 	{ "tcp_rst_in_window_challenge", tcp_estab, f_est_rst_inwindow, { D(TCP_RESET, 1) }, { M(TcpExtTCPChallengeACK, 1) },
-	  CHALLENGE, assert_estab },
+	  CHALLENGE, assert_estab, BOTH },
 	{ "tcp_rst_outside_window", tcp_estab, f_est_rst_outside, { D(TCP_INVALID_SEQUENCE, 1) }, { M(TcpExtTCPChallengeACK, 0) }, NONE,
-	  assert_estab },
-	{ "tcp_rst_exact_resets", tcp_estab, f_est_rst_exact, { { 0 } }, { M(TcpEstabResets, 1) }, NONE, c_reset },
+	  assert_estab, BOTH },
+	{ "tcp_rst_exact_resets", tcp_estab, f_est_rst_exact, { { 0 } }, { M(TcpEstabResets, 1) }, NONE, c_reset, BOTH },
 	{ "tcp_syn_in_window_challenge", tcp_estab, f_est_syn_inwindow, { D(TCP_INVALID_SYN, 1) },
-	  { M(TcpExtTCPSYNChallenge, 1), M(TcpExtTCPChallengeACK, 1) }, CHALLENGE, assert_estab },
+	  { M(TcpExtTCPSYNChallenge, 1), M(TcpExtTCPChallengeACK, 1) }, CHALLENGE, assert_estab, BOTH },
 	{ "tcp_ack_for_unsent_data", tcp_estab, f_est_ack_unsent, { D(TCP_ACK_UNSENT_DATA, 1) }, { { 0 } }, ANY,
-	  assert_estab },
-	{ "tcp_ack_too_old", tcp_estab, f_est_ack_too_old, { D(TCP_TOO_OLD_ACK, 1) }, { { 0 } }, ANY, assert_estab },
+	  assert_estab, BOTH },
+	{ "tcp_ack_too_old", tcp_estab, f_est_ack_too_old, { D(TCP_TOO_OLD_ACK, 1) }, { { 0 } }, ANY, assert_estab, BOTH },
 	{ "tcp_data_outside_window", tcp_estab, f_est_data_outside, { D(TCP_INVALID_SEQUENCE, 1) }, { { 0 } }, CHALLENGE,
-	  assert_estab },
+	  assert_estab, BOTH },
 	{ "tcp_data_old_duplicate", tcp_estab, f_est_data_old, { D(TCP_OLD_SEQUENCE, 1) }, { { 0 } }, CHALLENGE,
-	  assert_estab },
-	{ "tcp_no_ack_when_synchronized", tcp_estab, f_est_no_ack, { D(TCP_FLAGS, 1) }, { { 0 } }, NONE, assert_estab },
-	{ "tcp_wscale_on_non_syn_ignored", tcp_estab, f_est_wscale_nonsyn, { { 0 } }, { { 0 } }, NONE, assert_estab },
-	{ "tcp_sack_blocks_outside_window", tcp_estab, f_est_sack_outside, { { 0 } }, { { 0 } }, NONE, assert_estab },
-	{ "tcp_sack_block_reversed", tcp_estab, f_est_sack_reversed, { { 0 } }, { { 0 } }, NONE, assert_estab },
-	{ "tcp_urgent_pointer_past_data", tcp_estab, f_est_urg_far, { { 0 } }, { { 0 } }, ANY, c_data10 },
-	{ "tcp_urgent_flag_no_data", tcp_estab, f_est_urg_zero_nodata, { { 0 } }, { { 0 } }, NONE, assert_estab },
-	{ "tcp_sequence_wraparound", p_estab_wrap, f_est_seq_wrap, { { 0 } }, { { 0 } }, ANY, c_wrap },
+	  assert_estab, BOTH },
+	{ "tcp_no_ack_when_synchronized", tcp_estab, f_est_no_ack, { D(TCP_FLAGS, 1) }, { { 0 } }, NONE, assert_estab, BOTH },
+	{ "tcp_wscale_on_non_syn_ignored", tcp_estab, f_est_wscale_nonsyn, { { 0 } }, { { 0 } }, NONE, assert_estab, BOTH },
+	{ "tcp_sack_blocks_outside_window", tcp_estab, f_est_sack_outside, { { 0 } }, { { 0 } }, NONE, assert_estab, BOTH },
+	{ "tcp_sack_block_reversed", tcp_estab, f_est_sack_reversed, { { 0 } }, { { 0 } }, NONE, assert_estab, BOTH },
+	{ "tcp_urgent_pointer_past_data", tcp_estab, f_est_urg_far, { { 0 } }, { { 0 } }, ANY, c_data10, BOTH },
+	{ "tcp_urgent_flag_no_data", tcp_estab, f_est_urg_zero_nodata, { { 0 } }, { { 0 } }, NONE, assert_estab, BOTH },
+	{ "tcp_sequence_wraparound", p_estab_wrap, f_est_seq_wrap, { { 0 } }, { { 0 } }, ANY, c_wrap, BOTH },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -1156,6 +1166,8 @@ static void health_tcp_echo(struct rctx *x)
 
 /* ---- running a case ------------------------------------------------------------------ */
 
+static int use_tap;   /* 1: every stack's device is the TAP (tap_wire.h) */
+
 static void run_case(struct rctx *x, const struct rcase *c)
 {
 	struct env *e = x->e;
@@ -1213,7 +1225,10 @@ static int rsetup(void **state)
 	const struct rcase *c = *state;
 	struct rctx *x = calloc(1, sizeof(*x));
 	void *st = NULL;
-	setup(&st);
+	if (use_tap)
+		st = env_new(&tap_wire);
+	else
+		setup(&st);
 	x->e = st;
 	x->c = c;
 	x->hport = 30000;
@@ -1252,21 +1267,74 @@ static void test_all_on_one_stack(void **state)
 {
 	struct rctx *x = *state;
 	for (size_t i = 0; i < NCASES; i++) {
+		if (use_tap && cases[i].inproc_only)
+			continue;
 		/* Past the ICMP error rate limit (icmp_ratelimit, 1 s per peer) the previous case used up. */
 		at(x->e, now_ms(x->e) + 2000);
 		run_case(x, &cases[i]);
 	}
 }
 
-int main(void)
+/* Prints which cases go through the TAP and which stay in-process (and why). */
+static void print_tap_plan(void)
 {
-	struct CMUnitTest *t = calloc(NCASES + 1, sizeof(*t));
+	int via = 0, inproc = 0;
+	for (size_t i = 0; i < NCASES; i++) {
+		if (cases[i].inproc_only)
+			inproc++;
+		else
+			via++;
+	}
+	printf("%d cases via TAP, %d in-process only", via, inproc);
+	const char *sep = ": ";
 	for (size_t i = 0; i < NCASES; i++)
-		t[i] = (struct CMUnitTest){ .name = cases[i].name, .test_func = test_case, .setup_func = rsetup,
-					    .teardown_func = rteardown, .initial_state = (void *)&cases[i] };
-	t[NCASES] = (struct CMUnitTest){ .name = "all_cases_on_one_stack", .test_func = test_all_on_one_stack,
-					 .setup_func = rsetup, .teardown_func = rteardown, .initial_state = NULL };
-	int r = _cmocka_run_group_tests("robustness", t, NCASES + 1, NULL, NULL);
+		if (cases[i].inproc_only) {
+			printf("%s%s (%s)", sep, cases[i].name, cases[i].inproc_only);
+			sep = ", ";
+		}
+	printf("\n");
+	fflush(stdout);
+}
+
+/*
+ * Usage: test_robustness [--tap IFNAME]   (or NP_ROBUST_TAP=IFNAME)
+ * Without it, every case goes in through netif_receive_skb on a capture
+ * device; with it, through the TAP IFNAME (created if missing), and a TAP
+ * that cannot be set up is a failure, never a skip.
+ */
+int main(int argc, char **argv)
+{
+	const char *tap = getenv("NP_ROBUST_TAP");
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--tap") == 0 && i + 1 < argc)
+			tap = argv[++i];
+		else {
+			fprintf(stderr, "usage: %s [--tap IFNAME]   (or NP_ROBUST_TAP=IFNAME)\n", argv[0]);
+			return 2;
+		}
+	}
+	if (tap && tap[0]) {
+		char why[256];
+		if (tap_link_open(tap, why, sizeof(why)) < 0) {
+			fprintf(stderr, "FAIL: test_robustness via TAP cannot run: %s\n", why);
+			return 1;
+		}
+		use_tap = 1;
+		print_tap_plan();
+	}
+	struct CMUnitTest *t = calloc(NCASES + 1, sizeof(*t));
+	size_t n = 0;
+	for (size_t i = 0; i < NCASES; i++) {
+		if (use_tap && cases[i].inproc_only)
+			continue;
+		t[n++] = (struct CMUnitTest){ .name = cases[i].name, .test_func = test_case, .setup_func = rsetup,
+					      .teardown_func = rteardown, .initial_state = (void *)&cases[i] };
+	}
+	t[n++] = (struct CMUnitTest){ .name = "all_cases_on_one_stack", .test_func = test_all_on_one_stack,
+				      .setup_func = rsetup, .teardown_func = rteardown, .initial_state = NULL };
+	int r = _cmocka_run_group_tests(use_tap ? "robustness-tap" : "robustness", t, n, NULL, NULL);
 	free(t);
+	if (use_tap && tap_link.stale)
+		printf("(%llu frames of earlier stacks were ignored on %s)\n", (unsigned long long)tap_link.stale, tap);
 	return r;
 }

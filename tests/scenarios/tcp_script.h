@@ -9,6 +9,10 @@
  * The socket side uses the public API (non-blocking) on the same stack.
  * Header-only (static functions) because CMake builds each test_*.c alone.
  *   us: 10.0.0.1 (eth0)   peer: 10.0.0.2 (a permanent neighbour: no ARP)
+ * setup() puts the stack on the capture device (frames go straight into
+ * netif_receive_skb and straight out of cap_xmit). env_new(wire) puts it on
+ * a real wire instead (tests/robustness/tap_wire.h: a TAP driven from the
+ * kernel's side); inject/expect/at then work unchanged over that wire.
  */
 #ifndef NP_TESTS_TCP_SCRIPT_H
 #define NP_TESTS_TCP_SCRIPT_H
@@ -84,30 +88,63 @@ static const struct net_device_ops cap_ops = {
 	.ndo_uninit = cap_uninit,
 };
 
+struct env;
+
+/*
+ * A real wire under the env's device, instead of the capture device. The
+ * stack keeps its virtual clock; only the frames travel for real.
+ */
+struct env_wire {
+	/* Creates, registers and opens the device (e->s exists); sets e->cap, which the wire owns. */
+	struct net_device *(*open)(struct env *e);
+	/* Puts one frame from the peer on the wire; returns once the device has received it. */
+	void (*send)(struct env *e, const uint8_t *f, size_t len);
+	/* Moves every frame the device has transmitted so far into e->cap (stamped with the current time). */
+	void (*collect)(struct env *e);
+	/* After the stack is gone: frees e->cap. */
+	void (*close)(struct env *e);
+};
+
 struct env {
 	struct np_clock *clk;
 	struct np_stack *s;
 	struct net_device *dev;
 	struct cap *cap;
+	const struct env_wire *wire;   /* NULL: the capture device */
+	uint64_t wire_sent, wire_got;  /* frames put on the wire / collected from it (wire only) */
 };
 
-static int setup(void **state)
+/* A stack on the capture device (wire NULL) or on a real wire: us 10.0.0.1/24, the peer a permanent neighbour. */
+static inline struct env *env_new(const struct env_wire *wire)
 {
 	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
 	e->clk = np_clock_virtual(T0);
 	struct np_stack_config cfg = { .name = "tcp", .clock = e->clk, .seed = 42 };
 	e->s = np_stack_create(&cfg);
 	assert_non_null(e->s);
-	e->dev = alloc_netdev(e->s, "eth0", sizeof(struct cap));
-	assert_non_null(e->dev);
-	ether_setup(e->dev);
-	e->dev->netdev_ops = &cap_ops;
-	e->cap = e->dev->priv;
-	assert_int_equal(register_netdev(e->dev), 0);
-	assert_int_equal(dev_open(e->dev), 0);
+	e->wire = wire;
+	if (wire) {
+		e->dev = wire->open(e);
+		assert_non_null(e->dev);
+		assert_non_null(e->cap);
+	} else {
+		e->dev = alloc_netdev(e->s, "eth0", sizeof(struct cap));
+		assert_non_null(e->dev);
+		ether_setup(e->dev);
+		e->dev->netdev_ops = &cap_ops;
+		e->cap = e->dev->priv;
+		assert_int_equal(register_netdev(e->dev), 0);
+		assert_int_equal(dev_open(e->dev), 0);
+	}
 	assert_int_equal(inet_addr_add(e->dev, OUR_IP, 24), 0);
 	assert_int_equal(neigh_add_permanent(e->s, e->dev, PEER_IP, peer_mac), 0);
-	*state = e;
+	return e;
+}
+
+static int setup(void **state)
+{
+	*state = env_new(NULL);
 	return 0;
 }
 
@@ -115,24 +152,45 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 	np_stack_destroy(e->s);
+	if (e->wire)
+		e->wire->close(e);
 	np_clock_destroy(e->clk);
 	free(e);
 	return 0;
 }
 
-/* Runs the stack to quiescence at the current time. */
+/* Runs the stack to quiescence at the current time (on a wire: and collects what it sent). */
 static void settle(struct env *e)
 {
 	for (int i = 0; i < 1000 && np_stack_poll(e->s) > 0; i++)
 		;
+	if (e->wire)
+		e->wire->collect(e);
 }
 
 /* The clock moves to T0 + ms, every timer due on the way runs in order. */
 static void at(struct env *e, uint64_t ms)
 {
 	struct np_stack *ss[1] = { e->s };
-	assert_true(T0 + ms * MS >= np_clock_now(e->clk));
-	np_sim_run(ss, 1, e->clk, T0 + ms * MS);
+	uint64_t until = T0 + ms * MS;
+	assert_true(until >= np_clock_now(e->clk));
+	if (!e->wire) {
+		np_sim_run(ss, 1, e->clk, until);
+		settle(e);
+		return;
+	}
+	/* np_sim_run's loop, collecting after each step so every frame carries the time it was sent. */
+	for (;;) {
+		settle(e);
+		uint64_t next = np_stack_next_timer(e->s);
+		if (next > until)
+			break;
+		if (next <= np_clock_now(e->clk))
+			fail_msg("a timer due at %llu ns did not run", (unsigned long long)next);
+		assert_int_equal(np_clock_set(e->clk, next), 0);
+	}
+	if (np_clock_now(e->clk) < until)
+		assert_int_equal(np_clock_set(e->clk, until), 0);
 	settle(e);
 }
 
@@ -212,6 +270,11 @@ static size_t build_frame(struct env *e, uint8_t *f, size_t cap, const struct se
 
 static void inject_frame(struct env *e, const uint8_t *f, size_t len)
 {
+	if (e->wire) {
+		e->wire->send(e, f, len);
+		settle(e);
+		return;
+	}
 	struct sk_buff *skb = netdev_alloc_skb_copy(e->dev, f, (uint32_t)len);
 	assert_non_null(skb);
 	np_stack_lock(e->s);
