@@ -90,7 +90,6 @@ struct np_stack *np_stack_create(const struct np_stack_config *cfg)
 	s->poll_tail = &s->poll_list;
 	skb_cache_init(s);
 	backlog_init(s);
-	s->ip_id_next = (uint16_t)np_random(s);
 
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

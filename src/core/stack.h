@@ -120,7 +120,8 @@ struct np_stack {
 	/* IPv4 */
 	struct fib_table *fib;
 	struct neigh_table *arp_tbl;
-	uint16_t ip_id_next;
+	uint16_t *ip_idents;                /* ip_output.c: IP ID counters, NP_IP_IDENTS hashed buckets */
+	uint32_t *ip_ident_stamp;           /* ms of each bucket's last use (its random jump on reuse) */
 	struct np_ping_state *ping;
 	struct udp_table *udp_table;           /* net/udp/udp.c: port, address and 4-tuple hashes */
 	struct tcp_hashinfo *tcp_hash;         /* net/tcp/tcp_ipv4.c: established, listening and bind hashes */

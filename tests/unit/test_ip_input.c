@@ -462,9 +462,9 @@ static void test_ip_ids_differ_per_destination(void **state)
 {
 	struct env *e = *state;
 	/* Consecutive IDs to one destination advance; two destinations do not share a sequence. */
-	uint16_t a1 = ip_select_ident(e->s, PEER_IP, IPPROTO_ICMP_);
-	uint16_t a2 = ip_select_ident(e->s, PEER_IP, IPPROTO_ICMP_);
-	uint16_t b1 = ip_select_ident(e->s, IP(10, 0, 0, 3), IPPROTO_ICMP_);
+	uint16_t a1 = ip_select_ident(e->s, OUR_IP, PEER_IP, IPPROTO_ICMP_, 1);
+	uint16_t a2 = ip_select_ident(e->s, OUR_IP, PEER_IP, IPPROTO_ICMP_, 1);
+	uint16_t b1 = ip_select_ident(e->s, OUR_IP, IP(10, 0, 0, 3), IPPROTO_ICMP_, 1);
 	assert_int_equal((uint16_t)(a2 - a1), 1);
 	assert_int_not_equal((uint16_t)(b1 - a2), 1);
 }

@@ -65,7 +65,15 @@ int dst_output(struct np_stack *s, struct sk_buff *skb);
 /* Consumes skb: POST_ROUTING -> ip_finish_output. */
 int ip_output(struct np_stack *s, struct sk_buff *skb);
 /* Next IP ID for a datagram to daddr (per-destination hashed counter). */
-uint16_t ip_select_ident(struct np_stack *s, uint32_t daddr, uint8_t protocol);
+/*
+ * The first of segs consecutive IP IDs for a datagram (segs > 1: a GSO
+ * super-packet) saddr -> daddr of protocol (ip_output.c, Linux's ip_select_ident_segs).
+ */
+uint16_t ip_select_ident(struct np_stack *s, uint32_t saddr, uint32_t daddr, uint8_t protocol, unsigned segs);
+/* The ID buckets of a stack (ip_init/ip_free); -ENOMEM. */
+int ip_idents_init(struct np_stack *s);
+void ip_idents_free(struct np_stack *s);
+#define NP_IP_IDENTS 2048
 
 /*
  * Fragmentation and reassembly (net/ipv4/ip_fragment.c).

@@ -43,7 +43,8 @@ int ip_init(struct np_stack *s)
 	st->pt.type = ETH_P_IP;
 	st->pt.func = ip_rcv;
 	st->pt.priv = st;
-	if (ipfrag_init(s) < 0) {
+	if (ipfrag_init(s) < 0 || ip_idents_init(s) < 0) {
+		ipfrag_free(s);
 		free(st);
 		return -ENOMEM;
 	}
@@ -54,6 +55,7 @@ int ip_init(struct np_stack *s)
 void ip_free(struct np_stack *s)
 {
 	ipfrag_free(s);
+	ip_idents_free(s);
 	for (struct packet_type *pt = s->ptype_base; pt; pt = pt->next) {
 		if (pt->type == ETH_P_IP && pt->func == ip_rcv && pt->dev == NULL) {
 			struct ip_state *st = pt->priv;

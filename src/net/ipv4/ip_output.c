@@ -10,7 +10,9 @@
  * Packets to our own addresses leave through `lo`, as in Linux.
  */
 #include <errno.h>
+#include <stdlib.h>
 
+#include "core/hash.h"
 #include "core/netdevice.h"
 #include "core/stack.h"
 #include "net/ipv4/ip.h"
@@ -21,29 +23,51 @@
 #include "wire/eth.h"
 #include "wire/ipv4.h"
 
-/* A 32-bit mixer (murmur3's finaliser): enough to spread a keyed input. */
-static uint32_t ip_mix32(uint32_t h)
+/*
+ * IP IDs (RFC 6864; Linux's ip_idents_reserve). A global counter would let
+ * any peer watch how many datagrams we send to everyone else (the idle-scan
+ * side channel), and one counter per destination costs memory per peer. So,
+ * as Linux: NP_IP_IDENTS counters, the bucket picked by a keyed hash of
+ * (saddr, daddr, protocol); one destination sees consecutive IDs while it
+ * talks steadily, and only the few flows sharing its bucket move its
+ * sequence. A bucket left idle jumps ahead by a random amount up to the
+ * milliseconds it slept (Linux: jiffies, since CVE-2019-10638), so a peer
+ * cannot count what other flows in its bucket sent meanwhile either.
+ */
+int ip_idents_init(struct np_stack *s)
 {
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
+	s->ip_idents = malloc(NP_IP_IDENTS * sizeof(*s->ip_idents));
+	s->ip_ident_stamp = calloc(NP_IP_IDENTS, sizeof(*s->ip_ident_stamp));
+	if (!s->ip_idents || !s->ip_ident_stamp) {
+		ip_idents_free(s);
+		return -ENOMEM;
+	}
+	np_get_random_bytes(s, s->ip_idents, NP_IP_IDENTS * sizeof(*s->ip_idents));
+	return 0;
 }
 
-/*
- * RFC 6864 asks IDs to be unique per (source, destination, protocol) while
- * fragments may live. A keyed per-destination offset on top of the stack's
- * counter keeps IDs unique for 65536 datagrams and makes one destination's
- * sequence unrelated to another's, so no peer can read our ID values as a
- * global sequence (Linux uses hashed ip_idents buckets for the same reason).
- */
-uint16_t ip_select_ident(struct np_stack *s, uint32_t daddr, uint8_t protocol)
+void ip_idents_free(struct np_stack *s)
 {
-	uint32_t h = ip_mix32(daddr ^ s->secret[0]);
-	h = ip_mix32(h ^ protocol ^ s->secret[1]);
-	return (uint16_t)(h + s->ip_id_next++);
+	free(s->ip_idents);
+	free(s->ip_ident_stamp);
+	s->ip_idents = NULL;
+	s->ip_ident_stamp = NULL;
+}
+
+uint16_t ip_select_ident(struct np_stack *s, uint32_t saddr, uint32_t daddr, uint8_t protocol, unsigned segs)
+{
+	uint64_t h = np_siphash_2u64(s, ((uint64_t)saddr << 32) | daddr, 0x1d00u | protocol);
+	unsigned b = (unsigned)(h % NP_IP_IDENTS);
+	uint32_t now = (uint32_t)(np_stack_now(s) / 1000000u);
+	uint32_t old = s->ip_ident_stamp[b], delta = 0;
+	if (old != now) {
+		/* Uniform in [0, now - old): the elapsed milliseconds bound the jump. */
+		delta = (uint32_t)(((uint64_t)np_random_u32(s) * (uint32_t)(now - old)) >> 32);
+		s->ip_ident_stamp[b] = now;
+	}
+	/* A GSO super-packet reserves one ID per segment it will become. */
+	s->ip_idents[b] = (uint16_t)(s->ip_idents[b] + delta + segs);
+	return (uint16_t)(s->ip_idents[b] - segs + 1);
 }
 
 /* Consumes skb: last step of IP output, into the neighbour layer. */
@@ -159,7 +183,8 @@ int ip_build_and_send_pkt(struct np_stack *s, struct sk_buff *skb, const struct 
 		.saddr = p->saddr ? p->saddr : skb->rt.rt_src,
 		.daddr = p->daddr,
 	};
-	iph.id = ip_select_ident(s, iph.daddr, iph.protocol);
+	iph.id = ip_select_ident(s, iph.saddr, iph.daddr, iph.protocol,
+				 skb_shinfo(skb)->gso_segs > 1 ? skb_shinfo(skb)->gso_segs : 1);
 	/* Linux's rt_tos2priority: the TOS picks the pfifo_fast band (and the VLAN PCP). */
 	static const uint8_t ip_tos2prio[16] = { 0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4 };
 	if (!skb->priority)
