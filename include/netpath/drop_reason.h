@@ -74,6 +74,7 @@
 	X(TCP_TIMEWAIT, "TCP segment for a TIME_WAIT connection, answered or ignored") \
 	X(TCP_ABORT_ON_DATA, "TCP data received after the socket was closed") \
 	X(TCP_SYNSENT, "TCP segment unacceptable in SYN-SENT") \
+	X(TCP_SYNCOOKIE_INVALID, "TCP ACK to a listener whose SYN cookie did not validate (RFC 4987 3.6)") \
 	X(PROTO_MEM, "socket receive memory exhausted") \
 	X(NO_SOCKET, "no socket for the packet") \
 	X(SOCKET_RCVBUFF, "socket receive buffer full") \

@@ -35,6 +35,8 @@
 	X(TcpExt, OutOfWindowIcmps) X(TcpExt, TCPReqQFullDrop) X(TcpExt, TCPOrigDataSent) \
 	X(TcpExt, TCPRetransFail) X(TcpExt, TCPPureAcks) X(TcpExt, TCPToZeroWindowAdv) \
 	X(TcpExt, TCPFromZeroWindowAdv) X(TcpExt, TCPWantZeroWindowAdv) X(TcpExt, TCPLossUndo) \
+	X(TcpExt, SyncookiesSent) X(TcpExt, SyncookiesRecv) X(TcpExt, SyncookiesFailed) \
+	X(TcpExt, TCPReqQFullDoCookies) \
 	X(ArpCache, Allocs) X(ArpCache, Destroys) X(ArpCache, Lookups) X(ArpCache, Hits) \
 	X(ArpCache, ResFailed) X(ArpCache, RcvProbesUcast) X(ArpCache, RcvProbesMcast) \
 	X(ArpCache, UnresolvedDiscards) X(ArpCache, TableFulls) X(ArpCache, ForcedGcRuns)

@@ -10,6 +10,13 @@
  * is readable whenever the socket has data, a pending error or a hang-up,
  * so it can sit in an epoll set or a libuv loop beside ordinary fds.
  *
+ * A program that holds very many sockets may open them with NP_SOCK_NOFD
+ * in np_socket's type: such a socket costs no kernel descriptor (and no
+ * kernel memory); its descriptor is a number of netpath's own, at or above
+ * NP_SOCK_FD_BASE, which only np_* calls understand. np_socket_fd gives it
+ * an eventfd on demand for epoll; blocking calls and np_poll never need one.
+ * np_accept on an NP_SOCK_NOFD listener returns NP_SOCK_NOFD sockets.
+ *
  * Thread safety: any number of threads may call these functions while the
  * stack runs in its own thread (np_stack_start) or is driven by
  * np_stack_poll from one thread. Blocking calls sleep on the socket's wait
@@ -28,6 +35,11 @@ extern "C" {
 #endif
 
 struct np_stack;
+
+/* np_socket type flag (beside SOCK_NONBLOCK, SOCK_CLOEXEC): no eventfd until np_socket_fd asks. */
+#define NP_SOCK_NOFD 0x40000000
+/* Descriptors of NP_SOCK_NOFD sockets start here (above any kernel descriptor: fs.nr_open is lower). */
+#define NP_SOCK_FD_BASE 0x40000000
 
 int np_socket(struct np_stack *s, int domain, int type, int protocol);
 int np_bind(int fd, const struct sockaddr *addr, socklen_t addrlen);
@@ -56,6 +68,13 @@ int np_poll(struct pollfd *fds, nfds_t nfds, int timeout);
 
 /* True if fd is a netpath socket. */
 int np_is_socket(int fd);
+/*
+ * The kernel descriptor that is readable whenever the socket has data, a
+ * pending error or a hang-up (for epoll): the socket's own descriptor, or
+ * for an NP_SOCK_NOFD socket an eventfd made on the first call and owned by
+ * the socket (np_close closes it; do not close it yourself). -1 + errno.
+ */
+int np_socket_fd(int fd);
 
 /*
  * Runs the stack in a thread of its own (ksoftirqd) until np_stack_join.

@@ -55,6 +55,7 @@ struct np_sysctls {
 	long tcp_retries1, tcp_retries2, tcp_orphan_retries;
 	long tcp_syn_retries, tcp_synack_retries;
 	long tcp_max_syn_backlog;
+	long tcp_syncookies;              /* 0 off, 1 when the SYN queue overflows, 2 always (tcp/syncookies.c) */
 	long tcp_rto_min_ms, tcp_rto_max_ms;
 	long tcp_timewait_len_ms;         /* 2*MSL (Linux: TCP_TIMEWAIT_LEN, 60 s) */
 	long tcp_max_tw_buckets;
@@ -107,7 +108,7 @@ struct np_stack {
 	atomic_int stop;
 
 	/* timers */
-	struct np_timer **timer_heap;
+	struct timer_slot *timer_heap;      /* core/timer.c: 4-ary min-heap */
 	size_t timer_count, timer_cap;
 
 	/* protocol tables */

@@ -48,6 +48,7 @@ static const struct sysctl_entry sysctl_table[] = {
 	SC("net.ipv4.tcp_syn_retries", tcp_syn_retries, 1, 127),
 	SC("net.ipv4.tcp_synack_retries", tcp_synack_retries, 0, 255),
 	SC("net.ipv4.tcp_max_syn_backlog", tcp_max_syn_backlog, 1, 1L << 24),
+	SC("net.ipv4.tcp_syncookies", tcp_syncookies, 0, 2),
 	SC("net.ipv4.tcp_rto_min_ms", tcp_rto_min_ms, 1, 120000),
 	SC("net.ipv4.tcp_rto_max_ms", tcp_rto_max_ms, 1000, 120000),
 	SC("net.ipv4.tcp_timewait_len_ms", tcp_timewait_len_ms, 1, 3600000),
@@ -100,6 +101,7 @@ void sysctl_defaults(struct np_sysctls *sc)
 	sc->tcp_syn_retries = 6;
 	sc->tcp_synack_retries = 5;
 	sc->tcp_max_syn_backlog = 1024;
+	sc->tcp_syncookies = 1;           /* Linux: cookies once a listener's SYN queue overflows */
 	sc->tcp_rto_min_ms = 200;
 	sc->tcp_rto_max_ms = 120000;
 	sc->tcp_timewait_len_ms = 60000;

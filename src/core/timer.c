@@ -1,5 +1,5 @@
 /*
- * Per-stack timers on a binary min-heap keyed by expiry.
+ * Per-stack timers on a 4-ary min-heap keyed by expiry.
  * Place in the packet path: np_stack_poll -> run_timers -> neighbour state
  * machine, fault-injection delay queues, (later) reassembly and TCP timers.
  * The heap stores each timer's index in the timer itself, so deletion and
@@ -11,52 +11,63 @@
 #include "core/stack.h"
 #include "core/timer.h"
 
-static void heap_set(struct np_stack *s, size_t i, struct np_timer *t)
+/*
+ * A 4-ary heap of (expiry, timer) slots: half the depth of a binary heap,
+ * the four children of a node side by side in memory, and comparisons read
+ * only the heap array. With thousands of pending timers (delayed ACKs of
+ * many connections) a binary heap of pointers read one cold timer per
+ * comparison; now an operation touches only the timers it moves.
+ */
+#define HEAP_D 4
+
+static void heap_set(struct np_stack *s, size_t i, struct timer_slot e)
 {
-	s->timer_heap[i] = t;
-	t->heap_idx = i + 1;
+	s->timer_heap[i] = e;
+	e.t->heap_idx = i + 1;
 }
 
 static void sift_up(struct np_stack *s, size_t i)
 {
-	struct np_timer *t = s->timer_heap[i];
+	struct timer_slot e = s->timer_heap[i];
 	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-		if (s->timer_heap[parent]->expires <= t->expires)
+		size_t parent = (i - 1) / HEAP_D;
+		if (s->timer_heap[parent].expires <= e.expires)
 			break;
 		heap_set(s, i, s->timer_heap[parent]);
 		i = parent;
 	}
-	heap_set(s, i, t);
+	heap_set(s, i, e);
 }
 
 static void sift_down(struct np_stack *s, size_t i)
 {
-	struct np_timer *t = s->timer_heap[i];
+	struct timer_slot e = s->timer_heap[i];
 	size_t n = s->timer_count;
 	for (;;) {
-		size_t c = 2 * i + 1;
+		size_t c = HEAP_D * i + 1, end = c + HEAP_D < n ? c + HEAP_D : n;
 		if (c >= n)
 			break;
-		if (c + 1 < n && s->timer_heap[c + 1]->expires < s->timer_heap[c]->expires)
-			c++;
-		if (s->timer_heap[c]->expires >= t->expires)
+		size_t m = c;
+		for (size_t k = c + 1; k < end; k++)
+			if (s->timer_heap[k].expires < s->timer_heap[m].expires)
+				m = k;
+		if (s->timer_heap[m].expires >= e.expires)
 			break;
-		heap_set(s, i, s->timer_heap[c]);
-		i = c;
+		heap_set(s, i, s->timer_heap[m]);
+		i = m;
 	}
-	heap_set(s, i, t);
+	heap_set(s, i, e);
 }
 
 static void heap_remove(struct np_stack *s, struct np_timer *t)
 {
 	size_t i = t->heap_idx - 1;
-	struct np_timer *last = s->timer_heap[--s->timer_count];
+	struct timer_slot last = s->timer_heap[--s->timer_count];
 	t->heap_idx = 0;
-	if (last == t)
+	if (last.t == t)
 		return;
 	heap_set(s, i, last);
-	if (i > 0 && s->timer_heap[(i - 1) / 2]->expires > last->expires)
+	if (i > 0 && s->timer_heap[(i - 1) / HEAP_D].expires > last.expires)
 		sift_up(s, i);
 	else
 		sift_down(s, i);
@@ -68,14 +79,14 @@ int mod_timer(struct np_stack *s, struct np_timer *t, uint64_t expires)
 		heap_remove(s, t);
 	} else if (s->timer_count == s->timer_cap) {
 		size_t cap = s->timer_cap ? s->timer_cap * 2 : 64;
-		struct np_timer **h = realloc(s->timer_heap, cap * sizeof(*h));
+		struct timer_slot *h = realloc(s->timer_heap, cap * sizeof(*h));
 		if (!h)
 			return -ENOMEM;
 		s->timer_heap = h;
 		s->timer_cap = cap;
 	}
 	t->expires = expires;
-	s->timer_heap[s->timer_count] = t;
+	s->timer_heap[s->timer_count] = (struct timer_slot){ .expires = expires, .t = t };
 	t->heap_idx = ++s->timer_count;
 	sift_up(s, s->timer_count - 1);
 	/*
@@ -100,8 +111,8 @@ int run_timers(struct np_stack *s, uint64_t now)
 	int ran = 0;
 	/* A callback may re-arm its own timer for "now": cap the round so it cannot spin. */
 	int limit = (int)s->timer_count + 64;
-	while (s->timer_count && s->timer_heap[0]->expires <= now && ran < limit) {
-		struct np_timer *t = s->timer_heap[0];
+	while (s->timer_count && s->timer_heap[0].expires <= now && ran < limit) {
+		struct np_timer *t = s->timer_heap[0].t;
 		heap_remove(s, t);
 		t->fn(t);
 		ran++;
@@ -111,5 +122,5 @@ int run_timers(struct np_stack *s, uint64_t now)
 
 uint64_t timers_next(const struct np_stack *s)
 {
-	return s->timer_count ? s->timer_heap[0]->expires : UINT64_MAX;
+	return s->timer_count ? s->timer_heap[0].expires : UINT64_MAX;
 }

@@ -1,5 +1,5 @@
 /*
- * Per-stack timers on a binary min-heap (O(log n) add, delete and expiry).
+ * Per-stack timers on a 4-ary min-heap (O(log n) add, delete and expiry).
  * Place in the packet path: the softirq loop runs expired timers before
  * NET_RX; users are neighbour state, fault-injection delay, reassembly and
  * the TCP timers. Everything reads the stack's clock, so a virtual clock
@@ -17,6 +17,12 @@ struct np_timer {
 	uint64_t expires;                   /* ns on the stack clock */
 	void (*fn)(struct np_timer *t);     /* runs in the stack's softirq context */
 	size_t heap_idx;                    /* position + 1 in the heap; 0 when not pending */
+};
+
+/* One heap entry: the expiry is kept beside the pointer so sifting never reads a (cold) timer. */
+struct timer_slot {
+	uint64_t expires;
+	struct np_timer *t;
 };
 
 #define NSEC_PER_USEC 1000ull

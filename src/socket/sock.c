@@ -7,6 +7,7 @@
  *   -> wakes the thread blocked in skb_recv_datagram / np_poll.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -125,13 +126,15 @@ struct sock *sk_alloc(struct np_stack *s, int family, struct proto *prot)
 	skb_queue_head_init(&sk->sk_receive_queue);
 	skb_queue_head_init(&sk->sk_error_queue);
 	skb_queue_head_init(&sk->sk_backlog);
-	pthread_cond_init(&sk->owned_cond, NULL);
 	sk->sk_data_ready = sock_def_readable;
 	sk->sk_write_space = sock_def_write_space;
 	sk->sk_state_change = sock_def_readable;
 	sk->sk_error_report = sock_def_readable;
 	sk->node_next = s->sock_list;
+	if (s->sock_list)
+		s->sock_list->node_pprev = &sk->node_next;
 	s->sock_list = sk;
+	sk->node_pprev = &s->sock_list;
 	return sk;
 }
 
@@ -139,32 +142,52 @@ void sock_put(struct sock *sk)
 {
 	if (--sk->sk_refcnt > 0)
 		return;
-	struct np_stack *s = sk->stack;
 	if (sk->sk_prot->destroy)
 		sk->sk_prot->destroy(sk);
 	skb_queue_purge_reason(&sk->sk_receive_queue, NP_DROP_SOCKET_CLOSE);
 	skb_queue_purge_reason(&sk->sk_error_queue, NP_DROP_SOCKET_CLOSE);
 	skb_queue_purge_reason(&sk->sk_backlog, NP_DROP_SOCKET_CLOSE);
-	for (struct sock **pp = &s->sock_list; *pp; pp = &(*pp)->node_next) {
-		if (*pp == sk) {
-			*pp = sk->node_next;
-			break;
-		}
+	*sk->node_pprev = sk->node_next;
+	if (sk->node_next)
+		sk->node_next->node_pprev = sk->node_pprev;
+	if (sk->owned_cond) {
+		pthread_cond_destroy(sk->owned_cond);
+		free(sk->owned_cond);
 	}
-	pthread_cond_destroy(&sk->owned_cond);
 	free(sk);
 }
 
 /* ---- ownership and the backlog (seed 001) ----------------------------------- */
 
+/*
+ * Contention on a socket between user threads is rare, so the condition
+ * variable its waiters sleep on is allocated by the first waiter (48 bytes
+ * less per socket); it lives until the sock is freed.
+ */
 void lock_sock(struct sock *sk)
 {
 	while (sk->owned) {
 		/* Another user thread owns it: wait with the stack lock released. */
 		struct np_stack *s = sk->stack;
 		int depth = s->lock_depth;
+		if (!sk->owned_cond) {
+			pthread_cond_t *c = malloc(sizeof(*c));
+			if (c && pthread_cond_init(c, NULL) == 0) {
+				sk->owned_cond = c;
+			} else {
+				/* No memory for a condition variable: let the owner run, then look again. */
+				free(c);
+				s->lock_depth = 0;
+				pthread_mutex_unlock(&s->lock);
+				sched_yield();
+				pthread_mutex_lock(&s->lock);
+				s->lock_owner = pthread_self();
+				s->lock_depth = depth;
+				continue;
+			}
+		}
 		s->lock_depth = 0;
-		pthread_cond_wait(&sk->owned_cond, &s->lock);
+		pthread_cond_wait(sk->owned_cond, &s->lock);
 		s->lock_owner = pthread_self();
 		s->lock_depth = depth;
 	}
@@ -179,7 +202,8 @@ void release_sock(struct sock *sk)
 		sk->sk_prot->backlog_rcv(sk, skb);
 	}
 	sk->owned = 0;
-	pthread_cond_broadcast(&sk->owned_cond);
+	if (sk->owned_cond)
+		pthread_cond_broadcast(sk->owned_cond);
 }
 
 int sk_add_backlog(struct sock *sk, struct sk_buff *skb)
@@ -203,12 +227,13 @@ static int skb_truesize(const struct sk_buff *skb)
 	return (int)(skb->len + sizeof(struct sk_buff) + 64);
 }
 
+/* The eventfd of a socket mirrors its readiness; NP_SOCK_NOFD sockets have none until np_socket_fd. */
 static void signal_fd(struct sock *sk)
 {
 	struct socket *so = sk->sk_socket;
-	if (so && !so->readable_signalled) {
+	if (so && so->efd >= 0 && !so->readable_signalled) {
 		uint64_t one = 1;
-		if (write(so->fd, &one, sizeof(one)) == sizeof(one))
+		if (write(so->efd, &one, sizeof(one)) == sizeof(one))
 			so->readable_signalled = 1;
 	}
 }
@@ -216,14 +241,14 @@ static void signal_fd(struct sock *sk)
 void sock_fd_sync(struct sock *sk)
 {
 	struct socket *so = sk->sk_socket;
-	if (!so)
+	if (!so || so->efd < 0)
 		return;
 	unsigned m = sk->sk_prot->poll ? sk->sk_prot->poll(sk) : datagram_poll(sk);
 	if (m & (POLLIN | POLLERR | POLLHUP | POLLRDHUP)) {
 		signal_fd(sk);
 	} else if (so->readable_signalled) {
 		uint64_t v;
-		if (read(so->fd, &v, sizeof(v)) == sizeof(v))
+		if (read(so->efd, &v, sizeof(v)) == sizeof(v))
 			so->readable_signalled = 0;
 	}
 }
@@ -240,7 +265,7 @@ static void maybe_unsignal_fd(struct sock *sk)
 	if (so && so->readable_signalled && skb_queue_empty(&sk->sk_receive_queue) && !sk->sk_err &&
 	    !(sk->sk_shutdown & RCV_SHUTDOWN)) {
 		uint64_t v;
-		if (read(so->fd, &v, sizeof(v)) == sizeof(v))
+		if (read(so->efd, &v, sizeof(v)) == sizeof(v))
 			so->readable_signalled = 0;
 	}
 }

@@ -115,64 +115,70 @@ struct proto_ops {
 };
 
 struct socket {
-	int fd;                          /* the eventfd that names this socket */
+	int fd;                          /* the descriptor: the eventfd, or a number >= NP_SOCK_FD_BASE */
+	int efd;                         /* the eventfd (== fd unless NP_SOCK_NOFD), -1 until np_socket_fd */
 	int type;                        /* SOCK_DGRAM, SOCK_STREAM */
 	int state;                       /* SS_* */
-	int nonblock;                    /* O_NONBLOCK */
-	int readable_signalled;          /* eventfd currently holds a count */
+	uint8_t nonblock;                /* O_NONBLOCK */
+	uint8_t readable_signalled;      /* eventfd currently holds a count */
+	uint8_t nofd;                    /* NP_SOCK_NOFD: no kernel descriptor of its own */
 	_Atomic int refs;                /* the fd table's reference plus one per call in flight */
 	struct sock *sk;
 	const struct proto_ops *ops;
 	struct np_stack *stack;
 };
 
+/*
+ * Field order keeps the struct free of holes (offsetof-checked): pointers,
+ * then 64-bit, then 32-bit, then narrower fields. One of these per socket
+ * end, so every 8 bytes count at a million connections.
+ */
 struct sock {
 	struct np_stack *stack;
 	struct socket *sk_socket;
 	struct proto *sk_prot;
-	int sk_family, sk_type, sk_protocol;
-	int sk_state;
-	unsigned sk_flags;               /* SOCK_*_ bits */
-	int sk_err, sk_err_soft;         /* positive errno values, as Linux */
-	int sk_shutdown;                 /* RCV_SHUTDOWN | SEND_SHUTDOWN */
-	int sk_refcnt;
-
-	/* inet_sock: addresses in host order */
-	uint32_t inet_rcv_saddr;         /* bound local address (0 = any) */
-	uint32_t inet_saddr;             /* source for sending */
-	uint32_t inet_daddr;             /* connected peer */
-	uint16_t inet_num;               /* local port, host order (0 = unbound) */
-	uint16_t inet_dport;             /* connected peer port, host order */
-	uint8_t uc_ttl;                  /* 0: net.ipv4.ip_default_ttl */
-	uint8_t tos;
-	uint8_t pmtudisc;                /* IP_PMTUDISC_* */
-	uint8_t recverr;
-	int bound_dev_if;
-
-	struct sk_buff_head sk_receive_queue;
-	struct sk_buff_head sk_error_queue;
-	struct sk_buff_head sk_backlog;  /* packets that arrived while owned by a user */
-	int sk_rcvbuf, sk_sndbuf;        /* bytes (doubled as Linux does on setsockopt) */
-	int sk_rmem_alloc;               /* bytes charged to the receive queue */
-	int sk_wmem_alloc;               /* bytes in flight below the socket */
-	uint64_t sk_rcvtimeo_ns, sk_sndtimeo_ns; /* 0: forever */
-	int sk_drops;
-	unsigned sk_userlocks;           /* SOCK_*_LOCK */
-	int sk_lingertime;               /* SO_LINGER seconds */
-	unsigned sk_ack_backlog;         /* listener: established children waiting for accept */
-	unsigned sk_max_ack_backlog;     /* listener: listen()'s backlog, capped by net.core.somaxconn */
-	int owned;                       /* lock_sock held by a user thread */
-	pthread_cond_t owned_cond;       /* lock_sock waiters */
-
+	pthread_cond_t *owned_cond;      /* lock_sock waiters; allocated by the first one that has to wait */
 	struct wait_queue_head sk_wq;
 	void (*sk_data_ready)(struct sock *sk);
 	void (*sk_write_space)(struct sock *sk);
 	void (*sk_state_change)(struct sock *sk);
 	void (*sk_error_report)(struct sock *sk);
-
 	struct sock *hash_next;          /* protocol lookup chain */
 	struct sock *node_next;          /* all sockets of the stack */
+	struct sock **node_pprev;        /* O(1) unlink from that list */
+
+	struct sk_buff_head sk_receive_queue;
+	struct sk_buff_head sk_error_queue;
+	struct sk_buff_head sk_backlog;  /* packets that arrived while owned by a user */
+	uint64_t sk_rcvtimeo_ns, sk_sndtimeo_ns; /* 0: forever */
+
+	int sk_state;
+	unsigned sk_flags;               /* SOCK_*_ bits */
+	int sk_err, sk_err_soft;         /* positive errno values, as Linux */
+	int sk_shutdown;                 /* RCV_SHUTDOWN | SEND_SHUTDOWN */
+	int sk_refcnt;
+	/* inet_sock: addresses in host order */
+	uint32_t inet_rcv_saddr;         /* bound local address (0 = any) */
+	uint32_t inet_saddr;             /* source for sending */
+	uint32_t inet_daddr;             /* connected peer */
+	int bound_dev_if;
+	int sk_rcvbuf, sk_sndbuf;        /* bytes (doubled as Linux does on setsockopt) */
+	int sk_rmem_alloc;               /* bytes charged to the receive queue */
+	int sk_wmem_alloc;               /* bytes in flight below the socket */
+	int sk_drops;
+	unsigned sk_userlocks;           /* SOCK_*_LOCK */
+	int sk_lingertime;               /* SO_LINGER seconds */
+	unsigned sk_ack_backlog;         /* listener: established children waiting for accept */
+	unsigned sk_max_ack_backlog;     /* listener: listen()'s backlog, capped by net.core.somaxconn */
 	uint32_t hash_bucket;
+	uint16_t inet_num;               /* local port, host order (0 = unbound) */
+	uint16_t inet_dport;             /* connected peer port, host order */
+	uint16_t sk_family, sk_type, sk_protocol;
+	uint8_t uc_ttl;                  /* 0: net.ipv4.ip_default_ttl */
+	uint8_t tos;
+	uint8_t pmtudisc;                /* IP_PMTUDISC_* */
+	uint8_t recverr;
+	uint8_t owned;                   /* lock_sock held by a user thread */
 };
 
 /* ---- socket lifetime and the stack lock ---- */

@@ -9,11 +9,15 @@
  * so it never collides with the process's other descriptors, and the fd is
  * readable while the socket has something to report. The table from fd
  * number to socket is process-wide because the fd namespace is: it is the
- * one piece of shared state, behind its own lock.
+ * one piece of shared state, behind its own lock. NP_SOCK_NOFD sockets
+ * (programs with very many connections) take numbers from NP_SOCK_FD_BASE
+ * up instead, in a second table, and get an eventfd only if np_socket_fd
+ * asks: no kernel descriptor or kernel memory per socket otherwise.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -29,9 +33,49 @@ int inet_create(struct np_stack *s, struct socket *sock, int type, int protocol)
 static pthread_mutex_t fdt_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct socket **fdt;
 static int fdt_size;
+/* NP_SOCK_NOFD descriptors: ndt[fd - NP_SOCK_FD_BASE]; freed numbers are reused, the last freed first. */
+static struct socket **ndt;
+static int ndt_size, ndt_used;
+static int *ndt_free;
+static int ndt_nfree;
+
+/* Gives so a descriptor of netpath's own; -ENFILE when the number space is used up. */
+static int ndt_alloc(struct socket *so)
+{
+	pthread_mutex_lock(&fdt_lock);
+	int i;
+	if (ndt_nfree) {
+		i = ndt_free[--ndt_nfree];
+	} else {
+		if (ndt_used == ndt_size) {
+			int n = ndt_size ? ndt_size * 2 : 64;
+			if (n > INT32_MAX - NP_SOCK_FD_BASE) {
+				pthread_mutex_unlock(&fdt_lock);
+				return -ENFILE;
+			}
+			struct socket **t = realloc(ndt, (size_t)n * sizeof(*t));
+			int *f = t ? realloc(ndt_free, (size_t)n * sizeof(*f)) : NULL;
+			if (t)
+				ndt = t;
+			if (!f) {
+				pthread_mutex_unlock(&fdt_lock);
+				return -ENOMEM;
+			}
+			ndt_free = f;
+			ndt_size = n;
+		}
+		i = ndt_used++;
+	}
+	ndt[i] = so;
+	so->fd = NP_SOCK_FD_BASE + i;
+	pthread_mutex_unlock(&fdt_lock);
+	return 0;
+}
 
 static int fdt_install(int fd, struct socket *so)
 {
+	if (fd >= NP_SOCK_FD_BASE)
+		return 0;   /* ndt_alloc installed it */
 	pthread_mutex_lock(&fdt_lock);
 	if (fd >= fdt_size) {
 		int n = fdt_size ? fdt_size : 64;
@@ -56,8 +100,12 @@ static struct socket *fdt_get(int fd)
 {
 	struct socket *so = NULL;
 	pthread_mutex_lock(&fdt_lock);
-	if (fd >= 0 && fd < fdt_size && (so = fdt[fd]) != NULL)
+	if (fd >= NP_SOCK_FD_BASE) {
+		if (fd - NP_SOCK_FD_BASE < ndt_used && (so = ndt[fd - NP_SOCK_FD_BASE]) != NULL)
+			atomic_fetch_add(&so->refs, 1);
+	} else if (fd >= 0 && fd < fdt_size && (so = fdt[fd]) != NULL) {
 		atomic_fetch_add(&so->refs, 1);
+	}
 	pthread_mutex_unlock(&fdt_lock);
 	return so;
 }
@@ -73,7 +121,13 @@ static struct socket *fdt_remove(int fd)
 {
 	struct socket *so = NULL;
 	pthread_mutex_lock(&fdt_lock);
-	if (fd >= 0 && fd < fdt_size) {
+	if (fd >= NP_SOCK_FD_BASE) {
+		int i = fd - NP_SOCK_FD_BASE;
+		if (i < ndt_used && (so = ndt[i]) != NULL) {
+			ndt[i] = NULL;
+			ndt_free[ndt_nfree++] = i;   /* room: ndt_free is as large as ndt */
+		}
+	} else if (fd >= 0 && fd < fdt_size) {
 		so = fdt[fd];
 		fdt[fd] = NULL;
 	}
@@ -99,7 +153,7 @@ static struct socket *sockfd_lookup_lock(int fd, struct sock **skp)
 {
 	struct socket *so = fdt_get(fd);
 	if (!so) {
-		errno = (fd >= 0 && fcntl(fd, F_GETFD) >= 0) ? ENOTSOCK : EBADF;
+		errno = (fd >= 0 && fd < NP_SOCK_FD_BASE && fcntl(fd, F_GETFD) >= 0) ? ENOTSOCK : EBADF;
 		return NULL;
 	}
 	np_stack_lock(so->stack);
@@ -139,6 +193,36 @@ static ssize_t ret_err_ssize(ssize_t rc)
 	return rc;
 }
 
+/* The descriptor of a new socket: an eventfd, or (nofd) a number of netpath's own. 0 or -errno. */
+static int socket_fd_open(struct socket *so, int nofd)
+{
+	so->nofd = (uint8_t)nofd;
+	if (nofd) {
+		so->efd = -1;
+		return ndt_alloc(so);
+	}
+	so->fd = so->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return so->fd < 0 ? -errno : 0;
+}
+
+/* Gives back what socket_fd_open took (after fdt_remove, or on a failed open). */
+static void socket_fd_close(struct socket *so)
+{
+	if (so->efd >= 0)
+		close(so->efd);
+	if (so->nofd) {
+		/* Still in ndt only if the open failed before anyone could see the number. */
+		pthread_mutex_lock(&fdt_lock);
+		int i = so->fd - NP_SOCK_FD_BASE;
+		if (i >= 0 && i < ndt_used && ndt[i] == so) {
+			ndt[i] = NULL;
+			ndt_free[ndt_nfree++] = i;
+		}
+		pthread_mutex_unlock(&fdt_lock);
+	}
+	so->efd = -1;
+}
+
 int np_socket(struct np_stack *s, int domain, int type, int protocol)
 {
 	if (!s) {
@@ -149,25 +233,24 @@ int np_socket(struct np_stack *s, int domain, int type, int protocol)
 		errno = EAFNOSUPPORT;
 		return -1;
 	}
-	int nonblock = type & SOCK_NONBLOCK;
-	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int nonblock = type & SOCK_NONBLOCK, nofd = !!(type & NP_SOCK_NOFD);
+	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC | NP_SOCK_NOFD);
 	struct socket *so = calloc(1, sizeof(*so));
 	if (!so) {
 		errno = ENOMEM;
 		return -1;
 	}
-	so->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (so->fd < 0) {
-		int e = errno;
+	atomic_init(&so->refs, 1);   /* the fd table's */
+	int rc = socket_fd_open(so, nofd);
+	if (rc < 0) {
 		free(so);
-		errno = e;
+		errno = -rc;
 		return -1;
 	}
 	so->stack = s;
 	so->nonblock = !!nonblock;
-	atomic_init(&so->refs, 1);   /* the fd table's */
 	np_stack_lock(s);
-	int rc = inet_create(s, so, type, protocol);
+	rc = inet_create(s, so, type, protocol);
 	np_stack_unlock(s);
 	if (rc == 0)
 		rc = fdt_install(so->fd, so);
@@ -177,7 +260,7 @@ int np_socket(struct np_stack *s, int domain, int type, int protocol)
 			so->ops->release(so);
 			np_stack_unlock(s);
 		}
-		close(so->fd);
+		socket_fd_close(so);
 		free(so);
 		errno = -rc;
 		return -1;
@@ -197,15 +280,46 @@ int np_close(int fd)
 	if (so->sk)
 		so->ops->release(so);
 	np_stack_unlock(s);
-	close(so->fd);
+	socket_fd_close(so);
 	sockfd_put(so);
 	return 0;
+}
+
+int np_socket_fd(int fd)
+{
+	struct sock *sk;
+	struct socket *so = sockfd_lookup_lock(fd, &sk);
+	if (!so)
+		return -1;
+	long rc = so->efd;
+	if (so->efd < 0) {
+		rc = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (rc < 0) {
+			rc = -errno;
+		} else {
+			so->efd = (int)rc;
+			so->readable_signalled = 0;
+			sock_fd_sync(sk);   /* readable now if the socket already has something to report */
+		}
+	}
+	sockfd_unlock_put(so, sk);
+	return ret_err(rc);
 }
 
 /* Closes every socket of a stack that is going away (np_stack_destroy). */
 void socket_stack_gone(struct np_stack *s);
 void socket_stack_gone(struct np_stack *s)
 {
+	for (int i = 0;; i++) {
+		pthread_mutex_lock(&fdt_lock);
+		int used = ndt_used;
+		struct socket *so = i < used ? ndt[i] : NULL;
+		pthread_mutex_unlock(&fdt_lock);
+		if (i >= used)
+			break;
+		if (so && so->stack == s)
+			np_close(NP_SOCK_FD_BASE + i);
+	}
 	for (int fd = 0;; fd++) {
 		pthread_mutex_lock(&fdt_lock);
 		int size = fdt_size;
@@ -269,18 +383,17 @@ int np_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 		rc = -ENOMEM;
 		goto out;
 	}
-	newso->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (newso->fd < 0) {
-		rc = -errno;
+	atomic_init(&newso->refs, 1);   /* the fd table's */
+	rc = socket_fd_open(newso, so->nofd);
+	if (rc < 0) {
 		free(newso);
 		newso = NULL;
 		goto out;
 	}
 	newso->stack = so->stack;
-	atomic_init(&newso->refs, 1);   /* the fd table's */
 	rc = so->ops->accept(so, newso, 0);
 	if (rc < 0) {
-		close(newso->fd);
+		socket_fd_close(newso);
 		free(newso);
 		newso = NULL;
 		goto out;
@@ -290,7 +403,7 @@ int np_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	rc = fdt_install(newso->fd, newso);
 	if (rc < 0) {
 		newso->ops->release(newso);
-		close(newso->fd);
+		socket_fd_close(newso);
 		free(newso);
 		newso = NULL;
 		goto out;

@@ -634,19 +634,20 @@ int tcp_disconnect(struct sock *sk, int flags)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	int old = sk->sk_state;
+	int reset = old != TCP_LISTEN &&
+		    (tcp_need_reset(old) || (tp->snd_nxt != tp->write_seq &&
+					     (TCPF_STATE(old) & (TCPF_STATE(TCP_FIN_WAIT1) | TCPF_STATE(TCP_CLOSING) |
+								 TCPF_STATE(TCP_LAST_ACK)))));
 
+	/* The RST goes first: TCP_CLOSE releases the port (tcp_put_port), and with it the RST's source port. */
+	if (reset)
+		tcp_send_active_reset(sk);
 	if (old != TCP_CLOSE)
 		tcp_set_state(sk, TCP_CLOSE);
-	if (old == TCP_LISTEN) {
+	if (old == TCP_LISTEN)
 		tcp_listen_stop(sk);
-	} else if (tcp_need_reset(old) || (tp->snd_nxt != tp->write_seq &&
-					   (TCPF_STATE(old) & (TCPF_STATE(TCP_FIN_WAIT1) | TCPF_STATE(TCP_CLOSING) |
-							       TCPF_STATE(TCP_LAST_ACK))))) {
-		tcp_send_active_reset(sk);
+	else if (reset || old == TCP_SYN_SENT)
 		sk->sk_err = ECONNRESET;
-	} else if (old == TCP_SYN_SENT) {
-		sk->sk_err = ECONNRESET;
-	}
 	tcp_clear_xmit_timers(sk);
 	tcp_delete_keepalive_timer(sk);
 	tcp_purge_receive(sk);
@@ -704,8 +705,8 @@ static void tcp_close(struct sock *sk)
 
 	if (unread) {
 		NP_INC_STATS(s, TcpExtTCPAbortOnClose);
+		tcp_send_active_reset(sk);   /* before TCP_CLOSE releases the source port */
 		tcp_set_state(sk, TCP_CLOSE);
-		tcp_send_active_reset(sk);
 	} else if ((sk->sk_flags & SOCK_LINGER_) && sk->sk_lingertime == 0) {
 		NP_INC_STATS(s, TcpExtTCPAbortOnData);
 		tcp_disconnect(sk, 0);

@@ -10,7 +10,8 @@
  *            -> tcp_rcv_established / tcp_rcv_state_process -> tcp_data_queue
  *            -> sk_receive_queue -> sk_data_ready -> tcp_recvmsg.
  * Files: tcp.c (socket calls), tcp_input.c, tcp_output.c, tcp_timer.c,
- * tcp_ipv4.c (lookup tables, ISN, RST, TIME_WAIT, ICMP), tcp_cong.c (NewReno).
+ * tcp_ipv4.c (lookup tables, ISN, RST, TIME_WAIT, ICMP), tcp_cong.c (NewReno),
+ * syncookies.c (SYN cookies when a listener's SYN queue is full).
  */
 #ifndef NP_NET_TCP_TCP_H
 #define NP_NET_TCP_TCP_H
@@ -130,6 +131,8 @@ struct tcp_sock {
 	struct tcp_sock *lnext, **lpprev; /* listening hash */
 	uint8_t ehashed, bhashed, lhashed;
 	uint8_t userlocks;           /* SOCK_BINDPORT_LOCK: port chosen by the user */
+	uint8_t in_accept_queue;     /* (here, not with the passive-open fields: fills a hole) */
+	uint8_t orphan_ref;          /* tcp_close kept a reference for the closing orphan */
 	struct dst_cache dst;        /* ip_queue_xmit's route (Linux's sk_dst_cache) */
 
 	/* passive open: children of a listener */
@@ -138,8 +141,7 @@ struct tcp_sock {
 	struct tcp_sock *acc_next;   /* accept queue (FIFO) */
 	struct tcp_sock *syn_head, *acc_head, *acc_tail; /* listener: its children */
 	uint32_t syn_qlen;
-	uint8_t in_accept_queue;
-	uint8_t orphan_ref;          /* tcp_close kept a reference for the closing orphan */
+	uint32_t last_synq_overflow; /* listener: second (+1) a SYN cookie was last sent; 0 never */
 
 	/* send sequence space (RFC 9293 3.3.1) */
 	uint32_t iss, snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2, write_seq, max_window;
@@ -153,6 +155,7 @@ struct tcp_sock {
 	uint16_t user_mss;           /* TCP_MAXSEG */
 	uint16_t rcv_mss;            /* estimate of the peer's segment size (delayed ACK) */
 	uint16_t pmtu;               /* path MTU in use */
+	uint32_t total_retrans;      /* (here: fills the hole before the queues) */
 
 	/* queues */
 	struct sk_buff_head write_queue; /* unacked + unsent, in sequence order */
@@ -180,7 +183,6 @@ struct tcp_sock {
 	uint64_t rcv_tstamp;         /* ns of the last ACK received (keepalive) */
 	uint64_t lrcvtime;           /* ns of the last data received */
 	uint64_t lsndtime;           /* ns of the last data sent */
-	uint32_t total_retrans;
 
 	/* timers */
 	struct np_timer retransmit_timer; /* RTO, zero-window probe, SYN / SYN-ACK */
@@ -312,6 +314,36 @@ void tcp_enter_loss(struct sock *sk);
 /* Out of window ACKs and challenge ACKs share a per-socket limit (tcp_invalid_ratelimit). */
 int tcp_oow_rate_limited(struct sock *sk, const struct sk_buff *skb);
 void tcp_send_challenge_ack(struct sock *sk, int syn);
+/*
+ * Linux's tcp_conn_request (LISTEN + SYN): a SYN_RECV child, a SYN cookie, or a
+ * drop. Does not consume skb; 0 or -reason. isn_set: a TIME_WAIT reuse with isn.
+ */
+int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr *th, uint32_t isn, int isn_set);
+/*
+ * A child of listener sk for the connection skb opens (what sk_clone_lock and
+ * tcp_create_openreq_child copy), not yet queued nor hashed; NULL without memory.
+ */
+struct sock *tcp_openreq_child(struct sock *sk, const struct sk_buff *skb, const struct tcp_repr *th,
+			       const struct rtable *rt);
+/* Links a SYN_RECV child into its listener's SYN queue and the lookup tables. */
+void tcp_synq_add(struct sock *sk, struct sock *child);
+
+/* ---- syncookies.c (RFC 4987 3.6, Linux's net/ipv4/syncookies.c) ---- */
+/* Does not consume skb: answers the SYN with a cookie SYN-ACK (no state kept). 0 or -reason. */
+int cookie_v4_send_synack(struct sock *sk, const struct sk_buff *skb, const struct tcp_repr *th,
+			  const struct rtable *rt);
+/*
+ * An ACK (no SYN/RST) reached listener sk. Returns 0 when it is not a cookie
+ * (the listener handles it), 1 when consumed (a child was built from the
+ * cookie and took skb, or skb was dropped), or -reason when the cookie is
+ * invalid (the caller answers with a RST and frees skb with that reason).
+ */
+int cookie_v4_check(struct sock *sk, struct sk_buff *skb, const struct tcp_repr *th);
+/* The cookie ISN for a 4-tuple (saddr/sport: the peer), the peer's ISN and an MSS index; tests. */
+uint32_t cookie_v4_init_sequence(struct np_stack *s, uint32_t saddr, uint32_t daddr, uint16_t sport,
+				 uint16_t dport, uint32_t peer_isn, unsigned mssind);
+/* The MSS a cookie encodes for a peer announcing mss (Linux's msstab: 536, 1300, 1440, 1460). */
+uint16_t cookie_mss_round(uint16_t mss);
 
 /* ---- tcp_output.c ---- */
 enum tcp_xmit_why { TCP_XMIT_NEW = 0, TCP_XMIT_RETRANS, TCP_XMIT_CTL, TCP_XMIT_PROBE };
@@ -329,6 +361,8 @@ void tcp_send_delayed_ack(struct sock *sk);
 void tcp_send_fin(struct sock *sk);
 void tcp_send_active_reset(struct sock *sk);
 int tcp_send_synack(struct sock *sk);
+/* The receive window a new connection of sk offers first, for segments of mss (Linux's tcp_select_initial_window). */
+uint32_t tcp_initial_rcv_wnd(const struct sock *sk, unsigned mss);
 int tcp_connect(struct sock *sk);
 /* Zero-window probe / keepalive probe (Linux's tcp_write_wakeup): <0 if nothing was sent. */
 int tcp_write_wakeup(struct sock *sk);

@@ -1056,44 +1056,37 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb, c
 }
 
 /*
- * Linux's tcp_conn_request (RFC 9293 3.10.7.2, LISTEN with a SYN): a child
- * sock in SYN-RECEIVED joins the listener's SYN queue and answers SYN,ACK.
- * A full accept queue or SYN queue drops the SYN (the peer retries), as Linux
- * does without SYN cookies. Does not consume skb.
+ * Linux's inet_csk_reqsk_queue_is_full: the SYN queue holds at most the
+ * listen() backlog. netpath also caps it at net.ipv4.tcp_max_syn_backlog
+ * (Linux consults that only without cookies): a SYN_RECV child here is a
+ * full sock, not a small request sock, so the bound matters more.
  */
-int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr *th, uint32_t isn, int isn_set);
-int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr *th, uint32_t isn, int isn_set)
+static int tcp_reqsk_queue_is_full(const struct sock *sk)
+{
+	const struct tcp_sock *lp = tcp_sk(sk);
+	return lp->syn_qlen >= sk->sk_max_ack_backlog || lp->syn_qlen >= (uint32_t)sk->stack->sysctl.tcp_max_syn_backlog;
+}
+
+/* Linux's tcp_syn_flood_action: the SYN queue is full (or cookies are forced); 1 to answer with a cookie. */
+static int tcp_syn_flood_action(struct sock *sk)
+{
+	if (sk->stack->sysctl.tcp_syncookies) {
+		NP_INC_STATS(sk->stack, TcpExtTCPReqQFullDoCookies);
+		return 1;
+	}
+	NP_INC_STATS(sk->stack, TcpExtTCPReqQFullDrop);
+	return 0;
+}
+
+struct sock *tcp_openreq_child(struct sock *sk, const struct sk_buff *skb, const struct tcp_repr *th,
+			       const struct rtable *rt)
 {
 	struct np_stack *s = sk->stack;
 	struct tcp_sock *lp = tcp_sk(sk);
-	struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
-
-	trace_stage(skb, "tcp_conn_request");
-	if (sk->sk_ack_backlog > sk->sk_max_ack_backlog) {
-		NP_INC_STATS(s, TcpExtListenOverflows);
-		NP_INC_STATS(s, TcpExtListenDrops);
-		return -NP_DROP_TCP_LISTEN_OVERFLOW;
-	}
-	uint32_t limit = sk->sk_max_ack_backlog;
-	if (limit > (uint32_t)s->sysctl.tcp_max_syn_backlog)
-		limit = (uint32_t)s->sysctl.tcp_max_syn_backlog;
-	if (limit < 1)
-		limit = 1;
-	if (lp->syn_qlen >= limit) {
-		NP_INC_STATS(s, TcpExtTCPReqQFullDrop);
-		NP_INC_STATS(s, TcpExtListenDrops);
-		return -NP_DROP_TCP_REQQFULLDROP;
-	}
-	struct rtable rt;
-	if (ip_route_output(s, tcb->header.saddr, tcb->header.daddr, NULL, &rt) < 0) {
-		NP_INC_STATS(s, TcpExtListenDrops);
-		return -NP_DROP_IP_OUTNOROUTES;
-	}
+	const struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
 	struct sock *child = sk_alloc(s, AF_INET, &tcp_prot);
-	if (!child) {
-		NP_INC_STATS(s, TcpExtListenDrops);
-		return -NP_DROP_NOMEM;
-	}
+	if (!child)
+		return NULL;
 	struct tcp_sock *tp = tcp_sk(child);
 	tcp_prot.init(child);
 	/* What sk_clone_lock copies from the listener: options and buffers. */
@@ -1125,7 +1118,7 @@ int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr
 	child->inet_daddr = tcb->header.saddr;
 	child->inet_dport = th->sport;
 	child->inet_num = sk->inet_num;
-	uint32_t mtu = rt.rt_mtu ? rt.rt_mtu : (rt.dev ? rt.dev->mtu : 1500);
+	uint32_t mtu = rt->rt_mtu ? rt->rt_mtu : (rt->dev ? rt->dev->mtu : 1500);
 	tp->pmtu = (uint16_t)(mtu > 65535 ? 65535 : mtu);
 	unsigned advmss = tp->pmtu - IPV4_HLEN_MIN - TCP_HLEN_MIN;
 	if (tp->user_mss && advmss > tp->user_mss)
@@ -1141,11 +1134,14 @@ int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr
 	tp->snd_wnd = th->window;
 	tp->max_window = th->window;
 	tp->snd_wl1 = tcb->seq;
-	tp->iss = isn_set ? isn : tcp_v4_init_seq(s, child->inet_saddr, child->inet_daddr, child->inet_num,
-						  child->inet_dport);
+	return child;
+}
+
+void tcp_synq_add(struct sock *sk, struct sock *child)
+{
+	struct tcp_sock *lp = tcp_sk(sk), *tp = tcp_sk(child);
 	tp->parent = lp;
 	tcp_set_state(child, TCP_SYN_RECV);
-	/* The SYN queue. */
 	tp->child_next = lp->syn_head;
 	if (lp->syn_head)
 		lp->syn_head->child_pprev = &tp->child_next;
@@ -1154,6 +1150,66 @@ int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr
 	lp->syn_qlen++;
 	tcp_v4_hash_established(child);
 	tcp_v4_inherit_port(child, sk);
+}
+
+/*
+ * Linux's tcp_conn_request (RFC 9293 3.10.7.2, LISTEN with a SYN): a child
+ * sock in SYN-RECEIVED joins the listener's SYN queue and answers SYN,ACK.
+ * When the SYN queue is full (or tcp_syncookies is 2) the answer is a SYN
+ * cookie instead (RFC 4987 3.6), which keeps no state; without cookies the
+ * SYN is dropped and the peer retries. A full accept queue drops the SYN
+ * either way. Does not consume skb.
+ */
+int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr *th, uint32_t isn, int isn_set)
+{
+	struct np_stack *s = sk->stack;
+	struct tcp_sock *lp = tcp_sk(sk);
+	struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
+	long syncookies = s->sysctl.tcp_syncookies;
+	int want_cookie = 0;
+
+	trace_stage(skb, "tcp_conn_request");
+	if ((syncookies == 2 || tcp_reqsk_queue_is_full(sk)) && !isn_set) {
+		want_cookie = tcp_syn_flood_action(sk);
+		if (!want_cookie) {
+			NP_INC_STATS(s, TcpExtListenDrops);
+			return -NP_DROP_TCP_REQQFULLDROP;
+		}
+	} else if (isn_set && tcp_reqsk_queue_is_full(sk)) {
+		/* A SYN that reopens a TIME_WAIT keeps its ISN, so no cookie: the bound still holds. */
+		NP_INC_STATS(s, TcpExtTCPReqQFullDrop);
+		NP_INC_STATS(s, TcpExtListenDrops);
+		return -NP_DROP_TCP_REQQFULLDROP;
+	}
+	/* Linux's sk_acceptq_is_full: backlog + 1 established children wait at most. */
+	if (sk->sk_ack_backlog > sk->sk_max_ack_backlog) {
+		NP_INC_STATS(s, TcpExtListenOverflows);
+		NP_INC_STATS(s, TcpExtListenDrops);
+		return -NP_DROP_TCP_LISTEN_OVERFLOW;
+	}
+	/* Without cookies Linux keeps the last quarter of tcp_max_syn_backlog free (its "kill this clause"). */
+	long max_syn = s->sysctl.tcp_max_syn_backlog;
+	if (!want_cookie && !isn_set && !syncookies && max_syn - (long)lp->syn_qlen < (max_syn >> 2)) {
+		NP_INC_STATS(s, TcpExtListenDrops);
+		return -NP_DROP_TCP_REQQFULLDROP;
+	}
+	struct rtable rt;
+	if (ip_route_output(s, tcb->header.saddr, tcb->header.daddr, NULL, &rt) < 0) {
+		NP_INC_STATS(s, TcpExtListenDrops);
+		return -NP_DROP_IP_OUTNOROUTES;
+	}
+	if (want_cookie)
+		return cookie_v4_send_synack(sk, skb, th, &rt);
+
+	struct sock *child = tcp_openreq_child(sk, skb, th, &rt);
+	if (!child) {
+		NP_INC_STATS(s, TcpExtListenDrops);
+		return -NP_DROP_NOMEM;
+	}
+	struct tcp_sock *tp = tcp_sk(child);
+	tp->iss = isn_set ? isn : tcp_v4_init_seq(s, child->inet_saddr, child->inet_daddr, child->inet_num,
+						  child->inet_dport);
+	tcp_synq_add(sk, child);
 	int tcp_v4_send_synack_queued(struct sock *sk);
 	if (tcp_v4_send_synack_queued(child) < 0) {
 		tcp_done(child);

@@ -37,16 +37,20 @@
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
 
+/* The established hash starts at 2^13 buckets and doubles (to 2^22) when chains grow: lookups stay O(1). */
 #define TCP_EHASH_LOG 13
 #define TCP_EHASH_SIZE (1u << TCP_EHASH_LOG)
+#define TCP_EHASH_MAX (1u << 22)
+#define TCP_EHASH_CHAIN_GROW 4   /* an insert that finds this many in its bucket doubles the table */
 #define TCP_BHASH_SIZE 4096u
 #define TCP_LHASH_SIZE 256u
 #define TCP_PERTURB_SIZE 256u
 /* Domain tags so the stack's one key serves independent hash functions (UDP uses 1..5). */
-enum { TCP_H_EHASH = 0x11, TCP_H_ISN, TCP_H_PORT_OFFSET, TCP_H_PORT_RANDOM };
+enum { TCP_H_EHASH = 0x11, TCP_H_ISN, TCP_H_PORT_OFFSET, TCP_H_PORT_RANDOM }; /* syncookies.c: 0x15, 0x16 */
 
 struct tcp_hashinfo {
-	struct tcp_ehash_node *ehash[TCP_EHASH_SIZE];
+	struct tcp_ehash_node **ehash;        /* ehash_mask + 1 buckets */
+	uint32_t ehash_mask;
 	struct tcp_bind_node *bhash[TCP_BHASH_SIZE];
 	struct tcp_sock *lhash[TCP_LHASH_SIZE];
 	uint32_t perturb[TCP_PERTURB_SIZE];   /* RFC 6056 Algorithm 4 counters */
@@ -63,7 +67,7 @@ static inline uint32_t ehash_bucket(const struct np_stack *s, uint32_t laddr, ui
 				    uint16_t fport)
 {
 	return (uint32_t)np_siphash_2u64(s, hash_addr_port(laddr, lport, TCP_H_EHASH), hash_addr_port(faddr, fport, 0)) &
-	       (TCP_EHASH_SIZE - 1);
+	       s->tcp_hash->ehash_mask;
 }
 
 static inline uint32_t bhash_bucket(uint16_t port) { return port & (TCP_BHASH_SIZE - 1); }
@@ -112,9 +116,45 @@ int tcp_challenge_ack_allowed(struct np_stack *s)
 
 /* ---- chains ---------------------------------------------------------------- */
 
+static void ehash_link(struct tcp_ehash_node **head, struct tcp_ehash_node *n)
+{
+	n->next = *head;
+	if (*head)
+		(*head)->pprev = &n->next;
+	*head = n;
+	n->pprev = head;
+}
+
+/* Twice the buckets, every node moved over (its key is in the node). Without memory it stays as it is. */
+static void ehash_grow(struct np_stack *s)
+{
+	struct tcp_hashinfo *h = s->tcp_hash;
+	uint32_t old = h->ehash_mask + 1, size = old * 2;
+	struct tcp_ehash_node **t = calloc(size, sizeof(*t)), **from = h->ehash;
+	if (!t)
+		return;
+	h->ehash = t;
+	h->ehash_mask = size - 1;
+	for (uint32_t i = 0; i < old; i++) {
+		while (from[i]) {
+			struct tcp_ehash_node *n = from[i];
+			from[i] = n->next;
+			ehash_link(&t[ehash_bucket(s, n->laddr, n->lport, n->faddr, n->fport)], n);
+		}
+	}
+	free(from);
+}
+
 static void ehash_add(struct np_stack *s, struct tcp_ehash_node *n)
 {
 	struct tcp_ehash_node **head = &s->tcp_hash->ehash[ehash_bucket(s, n->laddr, n->lport, n->faddr, n->fport)];
+	int len = 0;
+	for (struct tcp_ehash_node *m = *head; m && len < TCP_EHASH_CHAIN_GROW; m = m->next)
+		len++;
+	if (len >= TCP_EHASH_CHAIN_GROW && s->tcp_hash->ehash_mask + 1 < TCP_EHASH_MAX) {
+		ehash_grow(s);
+		head = &s->tcp_hash->ehash[ehash_bucket(s, n->laddr, n->lport, n->faddr, n->fport)];
+	}
 	n->next = *head;
 	if (*head)
 		(*head)->pprev = &n->next;
@@ -719,6 +759,17 @@ int tcp_v4_do_rcv(struct sock *sk, struct sk_buff *skb)
 		tcp_rcv_established(sk, skb, &th);
 		return 0;
 	}
+	if (sk->sk_state == TCP_LISTEN && !(th.flags & (TCPF_SYN | TCPF_RST)) && (th.flags & TCPF_ACK)) {
+		/* Linux's tcp_v4_cookie_check: the ACK may complete a handshake we kept no state for. */
+		int r = cookie_v4_check(sk, skb, &th);
+		if (r > 0)
+			return 0;
+		if (r < 0) {
+			tcp_v4_send_reset(sk->stack, skb);
+			kfree_skb_reason(skb, (enum np_drop_reason)-r);
+			return 0;
+		}
+	}
 	int reason = tcp_rcv_state_process(sk, skb, &th);
 	if (reason) {
 		tcp_v4_send_reset(sk->stack, skb);
@@ -726,9 +777,6 @@ int tcp_v4_do_rcv(struct sock *sk, struct sk_buff *skb)
 	}
 	return 0;
 }
-
-/* A SYN that ended a TIME_WAIT: handed to the listener as a new connection with the given ISN. */
-int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr *th, uint32_t isn, int isn_set);
 
 /* Consumes skb (data at the TCP header, IPCB filled): Linux's tcp_v4_rcv. */
 int tcp_v4_rcv(struct sk_buff *skb)
@@ -751,8 +799,12 @@ int tcp_v4_rcv(struct sk_buff *skb)
 		reason = NP_DROP_TCP_HDR;
 		goto bad_packet;
 	}
-	/* RFC 9293 3.1: the checksum is mandatory; a bad one is dropped silently. */
-	if (skb->ip_summed != CHECKSUM_UNNECESSARY &&
+	/*
+	 * RFC 9293 3.1: the checksum is mandatory; a bad one is dropped silently.
+	 * Linux's skb_csum_unnecessary: the device (or the kernel behind a vnet
+	 * TAP) vouched for it, or it never left memory (CHECKSUM_PARTIAL).
+	 */
+	if (skb->ip_summed != CHECKSUM_UNNECESSARY && skb->ip_summed != CHECKSUM_PARTIAL &&
 	    !tcp_csum_ok(skb->data, skb->len, tcb->header.saddr, tcb->header.daddr)) {
 		NP_INC_STATS(s, TcpInCsumErrors);
 		reason = NP_DROP_TCP_CSUM;
@@ -802,8 +854,12 @@ int tcp_v4_rcv(struct sk_buff *skb)
 					if (sk_add_backlog(lsk, skb) < 0)
 						NP_INC_STATS(s, TcpExtTCPBacklogDrop);
 				} else {
-					tcp_conn_request(lsk, skb, &th, isn, 1);
-					consume_skb(skb);
+					/* A SYN that ended a TIME_WAIT: a new connection with the given ISN. */
+					int r = tcp_conn_request(lsk, skb, &th, isn, 1);
+					if (r < 0)
+						kfree_skb_reason(skb, (enum np_drop_reason)-r);
+					else
+						consume_skb(skb);
 				}
 				sock_put(lsk);
 				return 0;
@@ -999,8 +1055,11 @@ int tcp_init(struct np_stack *s)
 	struct tcp_hashinfo *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	int err = inet_add_protocol(s, &tcp_protocol, IPPROTO_TCP_);
+	h->ehash = calloc(TCP_EHASH_SIZE, sizeof(*h->ehash));
+	h->ehash_mask = TCP_EHASH_SIZE - 1;
+	int err = h->ehash ? inet_add_protocol(s, &tcp_protocol, IPPROTO_TCP_) : -ENOMEM;
 	if (err < 0) {
+		free(h->ehash);
 		free(h);
 		return err;
 	}
@@ -1035,7 +1094,7 @@ void tcp_free(struct np_stack *s)
 		victim->sk_refcnt = 1;
 		sock_put(victim);
 	}
-	for (uint32_t i = 0; i < TCP_EHASH_SIZE; i++) {
+	for (uint32_t i = 0; i <= h->ehash_mask; i++) {
 		while (h->ehash[i]) {
 			struct tcp_ehash_node *n = h->ehash[i];
 			if (n->kind == TCP_NODE_TW) {
@@ -1057,6 +1116,7 @@ void tcp_free(struct np_stack *s)
 	for (uint32_t i = 0; i < TCP_LHASH_SIZE; i++)
 		while (h->lhash[i])
 			tcp_v4_unhash(&h->lhash[i]->sk);
+	free(h->ehash);
 	free(h);
 	s->tcp_hash = NULL;
 }

@@ -619,17 +619,23 @@ static int tcp_queue_syn(struct sock *sk, uint8_t flags)
 	return 0;
 }
 
-/* Initial receive window (Linux's tcp_select_initial_window without scaling). */
-static void tcp_init_rcv_wnd(struct sock *sk)
+/* Initial receive window (Linux's tcp_select_initial_window without scaling); SYN cookies use it too. */
+uint32_t tcp_initial_rcv_wnd(const struct sock *sk, unsigned mss)
 {
-	struct tcp_sock *tp = tcp_sk(sk);
 	int space = tcp_win_from_space(sk->sk_rcvbuf);
 	if (space > (int)TCP_MAX_WINDOW)
 		space = TCP_MAX_WINDOW;
-	unsigned mss = tp->advmss ? tp->advmss : TCP_MSS_DEFAULT;
+	if (!mss)
+		mss = TCP_MSS_DEFAULT;
 	if ((unsigned)space > mss)
 		space = (int)((unsigned)space / mss * mss);
-	tp->rcv_wnd = (uint32_t)space;
+	return (uint32_t)space;
+}
+
+static void tcp_init_rcv_wnd(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	tp->rcv_wnd = tcp_initial_rcv_wnd(sk, tp->advmss);
 }
 
 /* Linux's tcp_connect_init + tcp_connect: everything the SYN needs, then the SYN (RFC 9293 3.5). */
