@@ -217,7 +217,14 @@ static int poll_fds(struct np_stack *s)
 	return n > 0 ? n : 0;
 }
 
-int np_stack_poll(struct np_stack *s)
+/*
+ * One softirq round. check_fds: ask epoll which device fds are readable
+ * (the "interrupt" of a TAP or an AF_PACKET ring). np_stack_run skips it:
+ * its own epoll_wait, which it reaches with a zero timeout while work is
+ * pending, already raised every ready device, so asking again each round
+ * was one wasted system call per round.
+ */
+static int stack_poll(struct np_stack *s, int check_fds)
 {
 	/* The softirq round excludes socket calls from application threads (the stack lock). */
 	np_stack_lock(s);
@@ -226,7 +233,8 @@ int np_stack_poll(struct np_stack *s)
 	uint64_t now = outer ? outer : np_clock_now(s->clock);
 	atomic_store_explicit(&s->now_cached, now, memory_order_release);
 	int work = handle_irqs(s);
-	work += poll_fds(s);
+	if (check_fds)
+		work += poll_fds(s);
 	work += run_timers(s, now);
 	work += net_rx_action(s);
 	work += net_tx_action(s);
@@ -234,6 +242,8 @@ int np_stack_poll(struct np_stack *s)
 	np_stack_unlock(s);
 	return work;
 }
+
+int np_stack_poll(struct np_stack *s) { return stack_poll(s, 1); }
 
 static void *stack_thread(void *arg)
 {
@@ -300,7 +310,7 @@ int np_stack_run(struct np_stack *s, int timeout_ms)
 	np_stack_unlock(s);
 	while (!atomic_load(&s->stop)) {
 		/* Softirq rounds until idle, but never starve the wait below for too long. */
-		for (int rounds = 0; rounds < 64 && np_stack_poll(s) > 0; rounds++)
+		for (int rounds = 0; rounds < 64 && stack_poll(s, 0) > 0; rounds++)
 			;
 		if (atomic_load(&s->stop))
 			break;
@@ -388,7 +398,8 @@ int np_dev_set_mtu(struct np_dev *d, unsigned mtu)
 {
 	struct net_device *dev = (struct net_device *)d;
 	/* RFC 791: every host must take 68-byte datagrams; 65535 is the IPv4 limit. */
-	if (mtu < 68 || mtu > 65535 || (dev->type == ARPHRD_ETHER_ && mtu > 65535 - ETH_HLEN))
+	if (mtu < 68 || mtu > 65535 || (dev->type == ARPHRD_ETHER_ && mtu > 65535 - ETH_HLEN) ||
+	    (dev->max_mtu && mtu > dev->max_mtu))
 		return -EINVAL;
 	dev->mtu = mtu;
 	rt_cache_flush(dev->stack);   /* cached routes carry the MTU */
