@@ -4,6 +4,9 @@
  * `ip -s link` shows them. Read by `netpath run` at exit and by tests.
  */
 #include "core/stack.h"
+#include "net/ipv4/ip.h"
+#include "net/ipv4/neighbour.h"
+#include "net/tcp/tcp.h"
 
 static const char *const drop_names[] = {
 #define DR_NAME(name, desc) #name,
@@ -44,6 +47,38 @@ uint64_t np_stack_drops(const struct np_stack *s, enum np_drop_reason r)
 	return v;
 }
 
+/*
+ * What the stack holds right now (gauges, not counters), in the words of
+ * Linux's /proc/net/sockstat and arp_cache stats: the flood tests
+ * (tests/robustness/flood) read them to show each table stays under its
+ * sysctl bound. Bytes, except counts. Caller holds the stack lock.
+ */
+static void np_sockstat_print(struct np_stack *s, FILE *out)
+{
+	unsigned tcp = 0, udp = 0, synrecv = 0, ofo_segs = 0;
+	unsigned long tcp_rmem = 0, udp_rmem = 0, ofo = 0;
+	for (struct sock *sk = s->sock_list; sk; sk = sk->node_next) {
+		if (sk->sk_protocol == IPPROTO_TCP) {
+			const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+			tcp++;
+			synrecv += sk->sk_state == TCP_SYN_RECV;
+			tcp_rmem += (unsigned long)sk->sk_rmem_alloc;
+			ofo += tp->ofo_queue.bytes;
+			ofo_segs += tp->ofo_queue.qlen;
+		} else if (sk->sk_protocol == IPPROTO_UDP) {
+			udp++;
+			udp_rmem += (unsigned long)sk->sk_rmem_alloc;
+		}
+	}
+	fprintf(out, "sockstat of %s:\n", s->name);
+	fprintf(out, "  TCP: inuse %u tw %u synrecv %u rmem %lu ofo %lu ofo_segs %u\n",
+		tcp, tcp_tw_count(s), synrecv, tcp_rmem, ofo, ofo_segs);
+	fprintf(out, "  UDP: inuse %u udp_rmem %lu\n", udp, udp_rmem);
+	fprintf(out, "  FRAG: inuse %u memory %zu\n", ipfrag_queues(s), ipfrag_mem(s));
+	fprintf(out, "  ARP: entries %d\n", neigh_count(s));
+	fprintf(out, "  SKB: cached %u\n", s->skb_free_count);
+}
+
 void np_stack_print_counters(struct np_stack *s, FILE *out)
 {
 	np_stack_lock(s);
@@ -76,5 +111,6 @@ void np_stack_print_counters(struct np_stack *s, FILE *out)
 		fprintf(out, "  (none)\n");
 	fprintf(out, "Queueing disciplines of %s:\n", s->name);
 	np_qdisc_print(s, out);
+	np_sockstat_print(s, out);
 	np_stack_unlock(s);
 }
