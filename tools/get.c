@@ -574,6 +574,17 @@ static int get_opt(struct get_opts *o, int argc, char **argv, int *i)
 		cur->host_addr = v;
 		return 1;
 	}
+	if (OPT("--offload")) {
+		if (r < 0)
+			return -1;
+		NEED_DEV("--offload");
+		if (strcmp(v, "on") && strcmp(v, "off")) {
+			tool_usage_error("get", "--offload takes on or off, not '%s'", v);
+			return -1;
+		}
+		cur->offload = !strcmp(v, "on");
+		return 1;
+	}
 	if (OPT("--mtu")) {
 		if (r < 0)
 			return -1;

@@ -54,10 +54,16 @@ int tool_dev_setup(struct np_stack *s, struct tool_dev *d)
 	int err = 0;
 	int rc;
 
-	d->dev = d->af_packet ? afpacket_open(s, d) : np_tap_open(s, d->tap, &err);
+	d->dev = d->af_packet ? afpacket_open(s, d)
+			      : np_tap_open_flags(s, d->tap, d->offload ? NP_TAP_VNET_HDR : 0, &err);
 	if (d->dev == NULL) {
 		if (!d->af_packet)
 			tap_open_error(d->tap, err ? err : -EIO);
+		return -1;
+	}
+	if (d->offload && (rc = np_dev_set_offload(d->dev, 1)) != 1) {
+		fprintf(stderr, "netpath: cannot turn offloads on on %s: %s\n", d->tap,
+			rc < 0 ? strerror(-rc) : "the device refused");
 		return -1;
 	}
 	if (d->mtu > 0 && (rc = np_dev_set_mtu(d->dev, (unsigned)d->mtu)) < 0) {
@@ -217,6 +223,24 @@ static int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, i
 			return -1;
 		}
 		cur->host_addr = v;
+		return 1;
+	}
+	if (OPT("--offload")) {
+		if (r < 0)
+			return -1;
+		if (cur == NULL) {
+			tool_usage_error(cmd, "--offload applies to a device: give --tap IFNAME before it");
+			return -1;
+		}
+		if (strcmp(v, "on") && strcmp(v, "off")) {
+			tool_usage_error(cmd, "--offload takes on or off, not '%s'", v);
+			return -1;
+		}
+		if (cur->af_packet && !strcmp(v, "on")) {
+			tool_usage_error(cmd, "--offload on is for --tap devices (AF_PACKET has no offloads in netpath)");
+			return -1;
+		}
+		cur->offload = !strcmp(v, "on");
 		return 1;
 	}
 	if (OPT("--mtu")) {

@@ -18,6 +18,10 @@
 	X(CPU_BACKLOG, "netif_rx backlog full (netdev_max_backlog)") \
 	X(FULL_RING, "driver ring or cable queue full") \
 	X(TX_ERROR, "driver failed to transmit") \
+	X(VNET_HDR_BAD_GSO, "virtio-net header: GSO frame with gso_size 0 or an unknown gso_type") \
+	X(VNET_HDR_BAD_LEN, "virtio-net header: hdr_len past the frame, or the header itself truncated") \
+	X(VNET_HDR_BAD_CSUM, "virtio-net header: csum_start/csum_offset past the frame") \
+	X(SKB_GSO_SEG, "software GSO could not segment the super-packet (not TCPv4, bad headers)") \
 	X(QDISC_DROP, "queueing discipline dropped the packet") \
 	X(PKT_TOO_BIG, "packet larger than the device MTU") \
 	X(FAULT_INJECTED_LOSS, "fault injection: simulated loss") \
@@ -70,11 +74,11 @@
 	X(TCP_OFO_DROP, "TCP out-of-order segment dropped (queue caps or memory)") \
 	X(TCP_LISTEN_OVERFLOW, "TCP accept queue full") \
 	X(TCP_REQQFULLDROP, "TCP SYN queue full") \
+	X(TCP_SYNCOOKIE_INVALID, "TCP ACK to a listener whose SYN cookie did not validate (RFC 4987 3.6)") \
 	X(TCP_LISTEN_NOSYN, "TCP segment to a listener that is not a SYN") \
 	X(TCP_TIMEWAIT, "TCP segment for a TIME_WAIT connection, answered or ignored") \
 	X(TCP_ABORT_ON_DATA, "TCP data received after the socket was closed") \
 	X(TCP_SYNSENT, "TCP segment unacceptable in SYN-SENT") \
-	X(TCP_SYNCOOKIE_INVALID, "TCP ACK to a listener whose SYN cookie did not validate (RFC 4987 3.6)") \
 	X(PROTO_MEM, "socket receive memory exhausted") \
 	X(NO_SOCKET, "no socket for the packet") \
 	X(SOCKET_RCVBUFF, "socket receive buffer full") \

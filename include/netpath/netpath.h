@@ -93,6 +93,15 @@ int np_dev_set_mtu(struct np_dev *d, unsigned mtu);
 int np_dev_set_mac(struct np_dev *d, const uint8_t mac[6]);
 void np_dev_get_mac(const struct np_dev *d, uint8_t mac[6]);
 int np_dev_set_promisc(struct np_dev *d, int on);
+/*
+ * Segmentation and checksum offloads (Linux's ethtool -K tso/tx/rx/sg):
+ * on a cable end, super-packets and partial checksums cross whole when both
+ * ends have them on; on a TAP opened with NP_TAP_VNET_HDR, the kernel and
+ * netpath exchange them through the virtio-net header. Off by default.
+ * Returns 1 if offloads are now on, 0 if off, -EOPNOTSUPP if the device has
+ * none (a plain TAP, AF_PACKET, loopback).
+ */
+int np_dev_set_offload(struct np_dev *d, int on);
 
 /*
  * A veth-like pair: devices named name_a in stack a and name_b in stack b,
@@ -108,6 +117,13 @@ int np_cable_create(struct np_stack *a, const char *name_a, struct np_stack *b, 
  * holds it, -ENOENT if /dev/net/tun is missing.
  */
 struct np_dev *np_tap_open(struct np_stack *s, const char *ifname, int *err);
+/*
+ * np_tap_open with flags: NP_TAP_VNET_HDR opens the TAP with IFF_VNET_HDR
+ * (a virtio-net header on every frame), which np_dev_set_offload needs;
+ * offloads stay off until it is called. -EINVAL on unknown flags.
+ */
+#define NP_TAP_VNET_HDR 0x1u
+struct np_dev *np_tap_open_flags(struct np_stack *s, const char *ifname, unsigned flags, int *err);
 /* Configures the kernel's side of a TAP: address/prefix, link up. */
 int np_tap_set_host_addr(struct np_dev *d, const char *prefix);
 /*

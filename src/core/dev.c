@@ -487,13 +487,29 @@ int dev_queue_xmit(struct sk_buff *skb)
 		return -ENETDOWN;
 	}
 	struct Qdisc *q = dev->qdisc;
-	if (q->ops->enqueue(skb, q) != NET_XMIT_SUCCESS) {
-		dev->stats.tx_dropped++;
-		return -ENOBUFS;
+	/*
+	 * validate_xmit_skb runs here, before the qdisc rather than after it as
+	 * in Linux: a driver that answers BUSY then has one real packet to give
+	 * back, and qdiscs that count packets (pfifo, netem) see wire segments.
+	 */
+	if (__builtin_expect(skb_is_gso(skb) || skb->ip_summed == CHECKSUM_PARTIAL, 0)) {
+		skb = validate_xmit_skb(skb, dev);
+		if (!skb)
+			return -ENOBUFS;
+	}
+	int err = 0;
+	while (skb) {
+		struct sk_buff *next = skb->next;
+		skb->next = NULL;
+		if (q->ops->enqueue(skb, q) != NET_XMIT_SUCCESS) {
+			dev->stats.tx_dropped++;
+			err = -ENOBUFS;
+		}
+		skb = next;
 	}
 	if (!dev->tx_stopped)
 		__qdisc_run(q);
-	return 0;
+	return err;
 }
 
 void netif_schedule(struct net_device *dev)

@@ -28,6 +28,26 @@
 #define ARPHRD_ETHER_ 1
 #define ARPHRD_LOOPBACK_ 772
 
+/*
+ * dev->features (Linux's NETIF_F_*): what the device does for the stack.
+ * SG: takes data in more than one piece; HW_CSUM: finishes CHECKSUM_PARTIAL
+ * checksums itself (or its wire needs none: the cable, a vnet-header TAP);
+ * TSO: takes TCPv4 super-packets of up to gso_max_size and segments them on
+ * the wire; GSO: the core may hold super-packets for it and segment them in
+ * software just before the driver (validate_xmit_skb); GRO: receive merges;
+ * RXCSUM: trusts checksums the wire vouched for. dev->hw_features is what
+ * may be switched on.
+ */
+#define NETIF_F_SG (1u << 0)
+#define NETIF_F_HW_CSUM (1u << 1)
+#define NETIF_F_TSO (1u << 2)
+#define NETIF_F_GSO (1u << 3)
+#define NETIF_F_GRO (1u << 4)
+#define NETIF_F_RXCSUM (1u << 5)
+#define NETIF_F_OFFLOADS (NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_TSO | NETIF_F_RXCSUM)
+/* Linux's GSO_MAX_SIZE: the most one super-packet may carry, headers included. */
+#define NP_GSO_MAX_SIZE 65536u
+
 typedef enum { NETDEV_TX_OK = 0, NETDEV_TX_BUSY = 0x10 } netdev_tx_t;
 
 struct net_device;
@@ -45,6 +65,8 @@ struct net_device_ops {
 	netdev_tx_t (*ndo_start_xmit)(struct sk_buff *skb, struct net_device *dev);
 	/* Frees the driver's private state; called once on unregister. */
 	void (*ndo_uninit)(struct net_device *dev);
+	/* Optional: the driver applies features (NETIF_F_*); 0 or a negative errno (Linux's ndo_set_features). */
+	int (*ndo_set_features)(struct net_device *dev, uint32_t features);
 };
 
 struct napi_struct {
@@ -78,6 +100,10 @@ struct net_device {
 	uint16_t type;                  /* ARPHRD_* */
 	uint16_t hard_header_len;       /* 14 for Ethernet, 0 for loopback */
 	uint32_t mtu;
+	uint32_t max_mtu;               /* largest MTU the driver can carry; 0: the IPv4 limit (Linux's max_mtu) */
+	uint32_t features;              /* NETIF_F_* in force */
+	uint32_t hw_features;           /* NETIF_F_* the driver can switch on */
+	uint32_t gso_max_size;          /* largest super-packet the device takes (Linux's gso_max_size) */
 	uint8_t dev_addr[ETH_ALEN];
 	uint8_t broadcast[ETH_ALEN];
 	struct net_device_stats stats;
@@ -149,6 +175,26 @@ netdev_tx_t dev_hard_start_xmit(struct sk_buff *skb, struct net_device *dev);
 /* Builds the Ethernet header in front of skb->data (Linux's dev_hard_header). 0 or -ENOSPC. */
 int dev_hard_header(struct sk_buff *skb, struct net_device *dev, uint16_t type, const uint8_t *daddr,
 		    const uint8_t *saddr);
+/*
+ * Consumes skb: Linux's validate_xmit_skb, run by dev_hard_start_xmit before
+ * the driver: a GSO super-packet the device cannot take is cut into real
+ * segments (skb_gso_segment), a CHECKSUM_PARTIAL one it cannot finish gets
+ * its checksum (skb_checksum_help). Returns the skb, or a list of segments
+ * linked by ->next, or NULL (dropped and counted).
+ */
+struct sk_buff *validate_xmit_skb(struct sk_buff *skb, struct net_device *dev);
+/*
+ * Linux's skb_gso_segment for TCPv4 super-packets (data at the link
+ * header): returns a list (linked by ->next) of real segments, each with its
+ * own headers (IP id, total length, sequence number, flags, checksums), or
+ * NULL with *reason set. Does not consume skb.
+ */
+struct sk_buff *skb_gso_segment(struct sk_buff *skb, uint32_t features, enum np_drop_reason *reason);
+/* Linux's skb_checksum_help: finishes a CHECKSUM_PARTIAL checksum in software. 0 or -EINVAL/-ENOMEM. */
+int skb_checksum_help(struct sk_buff *skb);
+/* Turns offloads (NETIF_F_OFFLOADS, limited to hw_features) on or off; returns the features in force. */
+uint32_t netdev_set_offloads(struct net_device *dev, int on);
+
 /* Driver side, in the stack's context: stop/wake the TX queue when its ring is full/has room. */
 void netif_stop_queue(struct net_device *dev);
 void netif_wake_queue(struct net_device *dev);

@@ -184,6 +184,41 @@ void consume_skb(struct sk_buff *skb)
 	skb_release(skb);
 }
 
+unsigned char *skb_steal_data(struct sk_buff *skb, uint32_t *data_off, uint32_t *len, uint32_t *end)
+{
+	struct skb_shared_info *sh = skb_shinfo(skb);
+	if (skb->users != 1 || sh->dataref != 1 || sh->cached)
+		return NULL;
+	unsigned char *buf = skb->head;
+	*data_off = (uint32_t)(skb->data - skb->head);
+	*len = skb->len;
+	*end = skb->end;
+	/* A normal end for the head (trace, socket accounting, conntrack); the buffer lives on. */
+	if (skb->trace)
+		trace_end(skb, 0, NP_DROP_NOT_DROPPED_YET);
+	if (skb->destructor)
+		skb->destructor(skb);
+	nf_conntrack_put(skb->_nfct);
+	skb_head_free(skb);
+	return buf;
+}
+
+struct sk_buff *build_skb(struct np_stack *s, unsigned char *buf, uint32_t end)
+{
+	struct sk_buff *skb = skb_head_alloc(s);
+	if (!skb)
+		return NULL;
+	skb->head = skb->data = buf;
+	skb->tail = 0;
+	skb->end = end;
+	struct skb_shared_info *sh = skb_shinfo(skb);
+	memset(sh, 0, sizeof(*sh));
+	sh->dataref = 1;
+	sh->bufsize = end;
+	skb->tstamp = np_stack_round_now(s);
+	return skb;
+}
+
 struct sk_buff *skb_clone(struct sk_buff *skb)
 {
 	struct sk_buff *n = skb_head_alloc(skb->stack);
@@ -220,6 +255,11 @@ struct sk_buff *skb_copy(const struct sk_buff *skb)
 	n->vlan_present = skb->vlan_present;
 	n->pkt_type = skb->pkt_type;
 	n->ip_summed = skb->ip_summed;
+	n->csum_start = skb->csum_start;
+	n->csum_offset = skb->csum_offset;
+	skb_shinfo(n)->gso_size = skb_shinfo(skb)->gso_size;
+	skb_shinfo(n)->gso_segs = skb_shinfo(skb)->gso_segs;
+	skb_shinfo(n)->gso_type = skb_shinfo(skb)->gso_type;
 	n->mark = skb->mark;
 	n->priority = skb->priority;
 	n->rt = skb->rt;

@@ -26,7 +26,16 @@ struct np_trace_path;
 struct nf_conn;
 
 enum { PACKET_HOST = 0, PACKET_BROADCAST = 1, PACKET_MULTICAST = 2, PACKET_OTHERHOST = 3, PACKET_OUTGOING = 4 };
+/*
+ * skb->ip_summed, as Linux's: NONE (verify in software), UNNECESSARY (the
+ * device or the kernel behind a TAP vouched for it), PARTIAL (the transport
+ * checksum still has to be finished: the field holds the pseudo-header sum
+ * and csum_start/csum_offset say where to sum and where to store).
+ */
 enum { CHECKSUM_NONE = 0, CHECKSUM_UNNECESSARY = 1, CHECKSUM_PARTIAL = 3 };
+
+/* skb_shinfo(skb)->gso_type (Linux's SKB_GSO_*): what a GSO super-packet is. */
+enum { SKB_GSO_TCPV4 = 1 << 0, SKB_GSO_DODGY = 1 << 1 };
 
 /* Route attached to a packet (Linux's dst_entry/rtable, held by value). */
 enum rtn_type { RTN_UNSPEC = 0, RTN_UNICAST, RTN_LOCAL, RTN_BROADCAST, RTN_MULTICAST, RTN_UNREACHABLE, RTN_BLACKHOLE };
@@ -42,8 +51,9 @@ struct rtable {
 /* Lives at the end of the data buffer; clones share it (Linux's skb_shared_info). */
 struct skb_shared_info {
 	int dataref;                /* heads pointing at this buffer */
-	uint16_t gso_size;          /* segment size when this is a GSO super-packet */
-	uint16_t gso_segs;
+	uint16_t gso_size;          /* segment payload size (MSS) when this is a GSO super-packet; 0: not GSO */
+	uint16_t gso_segs;          /* segments it will become */
+	uint16_t gso_type;          /* SKB_GSO_* */
 	uint32_t bufsize;           /* bytes before this struct */
 	uint8_t cached;             /* buffer came from the stack's cache */
 };
@@ -66,6 +76,8 @@ struct sk_buff {
 	uint16_t vlan_tci;              /* tag stripped on receive or to insert on send */
 	uint8_t pkt_type;               /* PACKET_* */
 	uint8_t ip_summed;              /* CHECKSUM_* */
+	uint16_t csum_start;            /* CHECKSUM_PARTIAL: offset from head where summing starts */
+	uint16_t csum_offset;           /* CHECKSUM_PARTIAL: where the result goes, from csum_start */
 	uint8_t cloned : 1, vlan_present : 1, rt_valid : 1, from_cache : 1;
 	uint8_t tapped : 1;               /* already captured: a requeued skb is not captured twice */
 	int users;                      /* references to this head */
@@ -89,6 +101,8 @@ static inline struct skb_shared_info *skb_shinfo(const struct sk_buff *skb)
 {
 	return (struct skb_shared_info *)(skb->head + skb->end);
 }
+/* Is this a GSO super-packet (one skb that will leave as several segments)? */
+static inline int skb_is_gso(const struct sk_buff *skb) { return skb_shinfo(skb)->gso_size != 0; }
 static inline unsigned char *skb_tail_pointer(const struct sk_buff *skb) { return skb->head + skb->tail; }
 static inline unsigned char *skb_end_pointer(const struct sk_buff *skb) { return skb->head + skb->end; }
 static inline uint32_t skb_headroom(const struct sk_buff *skb) { return (uint32_t)(skb->data - skb->head); }
@@ -106,6 +120,15 @@ void consume_skb(struct sk_buff *skb);
 static inline struct sk_buff *skb_get(struct sk_buff *skb) { skb->users++; return skb; }
 /* New head sharing the data (read-only for both); NULL on no memory. Not traced. */
 struct sk_buff *skb_clone(struct sk_buff *skb);
+/*
+ * Consumes skb but keeps its data buffer, which it returns (with the data's
+ * offset, length and the buffer's end) for build_skb in another stack: a
+ * zero-copy hand-over, as veth passes the skb itself. NULL (skb untouched)
+ * when the buffer is shared, referenced twice, or from the stack's cache.
+ */
+unsigned char *skb_steal_data(struct sk_buff *skb, uint32_t *data_off, uint32_t *len, uint32_t *end);
+/* Linux's build_skb: a new head in stack s around buf (its shared info at buf + end); NULL on no memory. */
+struct sk_buff *build_skb(struct np_stack *s, unsigned char *buf, uint32_t end);
 /* Full private copy with the same headroom; NULL on no memory. */
 struct sk_buff *skb_copy(const struct sk_buff *skb);
 /* Ensures the data is private (un-shares a clone) before writing; 0 or -ENOMEM. */

@@ -398,7 +398,8 @@ int np_dev_set_mtu(struct np_dev *d, unsigned mtu)
 {
 	struct net_device *dev = (struct net_device *)d;
 	/* RFC 791: every host must take 68-byte datagrams; 65535 is the IPv4 limit. */
-	if (mtu < 68 || mtu > 65535 || (dev->type == ARPHRD_ETHER_ && mtu > 65535 - ETH_HLEN))
+	if (mtu < 68 || mtu > 65535 || (dev->type == ARPHRD_ETHER_ && mtu > 65535 - ETH_HLEN) ||
+	    (dev->max_mtu && mtu > dev->max_mtu))
 		return -EINVAL;
 	dev->mtu = mtu;
 	rt_cache_flush(dev->stack);   /* cached routes carry the MTU */

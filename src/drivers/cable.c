@@ -7,6 +7,9 @@
  *   receive (peer's thread): handle_irqs -> napi_schedule -> net_rx_action
  *         -> cable_poll: copy out of the ring into an skb of the peer's own
  *         allocator -> napi_gro_receive -> netif_receive_skb
+ * Offloads (np_dev_set_offload on both ends): TSO super-packets and
+ * CHECKSUM_PARTIAL frames cross whole with their metadata, as veth passes
+ * the skb; an end without them gets real segments and finished checksums.
  *
  * Frames are copied, never handed over, because each stack has its own skb
  * allocator and runs in its own thread. The two ends share one refcounted
@@ -33,7 +36,18 @@
 struct cable_frame {
 	uint8_t *buf;           /* kept between frames, grown as needed */
 	uint32_t cap, len;
+	/* Offload metadata riding with the frame, as veth hands over the skb itself. */
+	uint16_t gso_size, gso_segs, gso_type;
+	uint8_t ip_summed;
+	uint16_t csum_start;    /* CHECKSUM_PARTIAL: from the frame's first byte */
+	uint16_t csum_offset;
+	/* A large frame handed over whole (skb_steal_data): its buffer, data offset and end; NULL: in buf. */
+	uint8_t *owned;
+	uint32_t owned_off, owned_end;
 };
+
+/* Frames at least this long cross by hand-over when their buffer is the sender's alone. */
+#define CABLE_HANDOVER_MIN 4096
 
 struct cable_ring {
 	struct cable_frame slot[CABLE_RING_SIZE];
@@ -58,12 +72,57 @@ static void cable_ring_free(struct cable_ring *r)
 		free(r->slot[i].buf);
 		r->slot[i].buf = NULL;
 		r->slot[i].cap = 0;
+		free(r->slot[i].owned);   /* a handed-over frame never polled */
+		r->slot[i].owned = NULL;
 	}
 	r->head = r->count = 0;
 }
 
-/* Consumes skb: copies the frame into the peer's ring and raises the peer's interrupt. */
+static netdev_tx_t cable_xmit_one(struct sk_buff *skb, struct net_device *dev);
+
+/*
+ * Consumes skb: copies the frame into the peer's ring and raises the peer's
+ * interrupt. Offloads cross only when both ends have them on: a super-packet
+ * or a partial checksum for an end without them is finished here first (the
+ * way veth's peer would segment it in its own receive path).
+ */
 static netdev_tx_t cable_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct cable_port *port = dev->priv;
+	struct cable *c = port->cable;
+	if (__builtin_expect(skb_is_gso(skb) || skb->ip_summed == CHECKSUM_PARTIAL, 0)) {
+		pthread_mutex_lock(&c->lock);
+		struct net_device *pdev = c->end[!port->side];
+		uint32_t pfeat = pdev ? pdev->features : 0;
+		pthread_mutex_unlock(&c->lock);
+		if (skb_is_gso(skb) && !(pfeat & NETIF_F_TSO)) {
+			enum np_drop_reason why;
+			struct sk_buff *segs = skb_gso_segment(skb, 0, &why);
+			if (!segs) {
+				dev->stats.tx_dropped++;
+				kfree_skb_reason(skb, why);
+				return NETDEV_TX_OK;
+			}
+			consume_skb(skb);
+			while (segs) {
+				struct sk_buff *next = segs->next;
+				segs->next = NULL;
+				cable_xmit_one(segs, dev);
+				segs = next;
+			}
+			return NETDEV_TX_OK;
+		}
+		if (skb->ip_summed == CHECKSUM_PARTIAL && !(pfeat & NETIF_F_HW_CSUM) && skb_checksum_help(skb) < 0) {
+			dev->stats.tx_dropped++;
+			kfree_skb_reason(skb, NP_DROP_NOMEM);
+			return NETDEV_TX_OK;
+		}
+	}
+	return cable_xmit_one(skb, dev);
+}
+
+/* Consumes skb: one frame into the peer's ring. */
+static netdev_tx_t cable_xmit_one(struct sk_buff *skb, struct net_device *dev)
 {
 	struct cable_port *port = dev->priv;
 	struct cable *c = port->cable;
@@ -80,28 +139,62 @@ static netdev_tx_t cable_xmit(struct sk_buff *skb, struct net_device *dev)
 		why = NP_DROP_FULL_RING;
 	} else {
 		struct cable_frame *f = &r->slot[(r->head + r->count) % CABLE_RING_SIZE];
-		if (f->cap < skb->len) {
+		uint32_t need = skb->len >= CABLE_HANDOVER_MIN && !skb_shinfo(skb)->cached ? 0 : skb->len;
+		if (f->cap < need) {
 			uint8_t *nb = realloc(f->buf, skb->len);
 			if (nb) {
 				f->buf = nb;
 				f->cap = skb->len;
 			}
 		}
-		if (f->cap < skb->len) {
+		if (f->cap < need) {
 			why = NP_DROP_NOMEM;
 		} else {
-			memcpy(f->buf, skb->data, skb->len);
 			f->len = skb->len;
+			struct skb_shared_info *sh = skb_shinfo(skb);
+			f->gso_size = sh->gso_size;
+			f->gso_segs = sh->gso_segs;
+			f->gso_type = sh->gso_type;
+			f->ip_summed = skb->ip_summed;
+			if (skb->ip_summed == CHECKSUM_PARTIAL) {
+				f->csum_start = (uint16_t)(skb->head + skb->csum_start - skb->data);
+				f->csum_offset = skb->csum_offset;
+			} else if (skb->ip_summed != CHECKSUM_NONE) {
+				f->ip_summed = CHECKSUM_NONE;   /* what we vouched for is not the peer's to trust */
+			}
+			/* The frame's bytes: its own buffer handed over when it is ours alone, else a copy. */
+			f->owned = NULL;
+			if (!need) {
+				uint32_t len;
+				f->owned = skb_steal_data(skb, &f->owned_off, &len, &f->owned_end);
+				if (f->owned)
+					skb = NULL;   /* consumed */
+			}
+			if (skb && f->cap < skb->len) {
+				uint8_t *nb = realloc(f->buf, skb->len);
+				if (nb) {
+					f->buf = nb;
+					f->cap = skb->len;
+				}
+			}
+			if (skb && f->cap < skb->len) {
+				why = NP_DROP_NOMEM;
+				goto unlock;
+			}
+			if (skb)
+				memcpy(f->buf, skb->data, skb->len);
 			r->count++;
 			/* Under the lock: the peer cannot be unregistered and freed meanwhile. */
 			netif_irq_raise(pdev);
 		}
 	}
+unlock:
 	pthread_mutex_unlock(&c->lock);
 
 	switch (why) {
 	case NP_DROP_NOT_DROPPED_YET:
-		consume_skb(skb);
+		if (skb)
+			consume_skb(skb);
 		break;
 	case NP_DROP_DEV_DOWN:
 		/* The other end is gone: carrier lost (netif_carrier_off). */
@@ -136,7 +229,21 @@ static int cable_poll(struct napi_struct *napi, int budget)
 	pthread_mutex_lock(&c->lock);
 	while (work < budget && r->count) {
 		struct cable_frame *f = &r->slot[r->head];
-		struct sk_buff *skb = netdev_alloc_skb_copy(dev, f->buf, f->len);
+		struct sk_buff *skb;
+		if (f->owned) {
+			/* Handed over: a head of this stack around the sender's buffer (Linux's build_skb). */
+			skb = build_skb(dev->stack, f->owned, f->owned_end);
+			if (skb) {
+				skb_reserve(skb, f->owned_off);
+				skb_put(skb, f->len);
+				skb->dev = dev;
+			} else {
+				free(f->owned);
+			}
+			f->owned = NULL;
+		} else {
+			skb = netdev_alloc_skb_copy(dev, f->buf, f->len);
+		}
 		r->head = (r->head + 1) % CABLE_RING_SIZE;
 		r->count--;
 		work++;
@@ -146,6 +253,18 @@ static int cable_poll(struct napi_struct *napi, int budget)
 			dev->stack->drops[NP_DROP_NOMEM]++;
 			continue;
 		}
+		if (f->gso_size) {
+			struct skb_shared_info *sh = skb_shinfo(skb);
+			sh->gso_size = f->gso_size;
+			sh->gso_segs = f->gso_segs;
+			sh->gso_type = f->gso_type;
+		}
+		if (f->ip_summed == CHECKSUM_PARTIAL) {
+			/* Like veth: a partial checksum crossing in memory needs no verify (skb_csum_unnecessary). */
+			skb->ip_summed = CHECKSUM_PARTIAL;
+			skb->csum_start = (uint16_t)(skb->data - skb->head + f->csum_start);
+			skb->csum_offset = f->csum_offset;
+		}
 		skb_queue_tail(&batch, skb);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -153,7 +272,7 @@ static int cable_poll(struct napi_struct *napi, int budget)
 	struct sk_buff *skb;
 	while ((skb = skb_dequeue(&batch)) != NULL) {
 		/* Like veth (is_skb_forwardable): nothing longer than this end's MTU allows gets in. */
-		if (skb->len > dev->mtu + ETH_HLEN + VLAN_HLEN) {
+		if (skb->len > dev->mtu + ETH_HLEN + VLAN_HLEN && !skb_is_gso(skb)) {
 			dev->stats.rx_dropped++;
 			kfree_skb_reason(skb, NP_DROP_PKT_TOO_BIG);
 			continue;
@@ -215,6 +334,9 @@ int np_cable_create(struct np_stack *a, const char *name_a, struct np_stack *b, 
 		}
 		ether_setup(d[i]);
 		d[i]->netdev_ops = &cable_ops;
+		/* veth's offloads, off until asked for (np_dev_set_offload): both ends must turn them on. */
+		d[i]->hw_features = NETIF_F_OFFLOADS;
+		d[i]->gso_max_size = NP_GSO_MAX_SIZE;
 		netif_napi_add(d[i], cable_poll);
 		struct cable_port *port = d[i]->priv;
 		port->cable = c;

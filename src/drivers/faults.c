@@ -569,7 +569,17 @@ static void faults_one(struct np_faults *f, struct net_device *dev, struct sk_bu
 			kfree_skb_reason(skb, NP_DROP_NOMEM);
 			skb = NULL;
 		}
+		/*
+		 * An offloaded checksum is finished first and a vouched-for one is
+		 * no longer trusted, so the receiver's verify sees the flipped bit.
+		 */
+		if (skb && skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb) < 0) {
+			kfree_skb_reason(skb, NP_DROP_NOMEM);
+			skb = NULL;
+		}
 		if (skb) {
+			if (skb->ip_summed == CHECKSUM_UNNECESSARY)
+				skb->ip_summed = CHECKSUM_NONE;
 			uint32_t bit = faults_rand_below(f, skb->len * 8);
 			skb->data[bit >> 3] ^= (uint8_t)(1u << (bit & 7));
 			f->stats.corrupted++;

@@ -12,6 +12,14 @@
  * The fd is non-blocking: EAGAIN ends a poll, and on transmit makes the
  * driver answer NETDEV_TX_BUSY (the qdisc keeps the packet) with the device
  * scheduled for the next NET_TX round.
+ *
+ * Opened with NP_TAP_VNET_HDR (IFF_VNET_HDR) every frame carries a struct
+ * virtio_net_hdr in front, and offloads can be turned on (np_dev_set_offload
+ * -> TUNSETOFFLOAD TUN_F_CSUM|TUN_F_TSO4): the kernel may then hand us TCP
+ * super-frames of up to 64 KiB and frames whose checksum it left partial,
+ * which go up whole (TCP takes a multi-MSS segment: GRO's effect), and we
+ * hand it our TSO super-packets with gso_size = MSS. Bad headers are counted
+ * drops (VNET_HDR_*), never trusted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,13 +38,81 @@
 #undef IFNAMSIZ
 #include "core/netdevice.h"
 #include "core/stack.h"
+#include "drivers/tap.h"
 #include "trace/trace.h"
+#include "wire/wire.h"
+
+/* Largest frame a vnet-header TAP hands over: a 64 KiB super-frame plus its link header. */
+#define TAP_GSO_FRAME_MAX (65536 + ETH_HLEN + VLAN_HLEN)
 
 struct tap_priv {
 	int fd;
 	char ifname[IFNAMSIZ];          /* the kernel's name for the interface */
 	struct sk_buff *spare;          /* an rx skb left unused by the last poll */
+	int vnet_hdr;                   /* IFF_VNET_HDR: a struct virtio_net_hdr precedes every frame */
+	uint8_t *overflow;              /* vnet: where a super-frame's bytes beyond the skb land */
 };
+
+int virtio_net_hdr_to_skb(struct sk_buff *skb, const struct virtio_net_hdr *h, enum np_drop_reason *why)
+{
+	uint32_t len = skb->len;
+	uint8_t gso = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		/* The kernel left the transport checksum to us: it vouches for the data (it never left memory). */
+		if ((uint32_t)h->csum_start + h->csum_offset + 2u > len) {
+			*why = NP_DROP_VNET_HDR_BAD_CSUM;
+			return -EINVAL;
+		}
+		skb->ip_summed = CHECKSUM_PARTIAL;
+		skb->csum_start = (uint16_t)(skb->data - skb->head + h->csum_start);
+		skb->csum_offset = h->csum_offset;
+	} else if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+		skb->ip_summed = CHECKSUM_UNNECESSARY;
+	}
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return 0;
+	if (gso != VIRTIO_NET_HDR_GSO_TCPV4 || !h->gso_size) {
+		*why = NP_DROP_VNET_HDR_BAD_GSO;
+		return -EINVAL;
+	}
+	if (h->hdr_len > len) {
+		*why = NP_DROP_VNET_HDR_BAD_LEN;
+		return -EINVAL;
+	}
+	struct skb_shared_info *sh = skb_shinfo(skb);
+	uint32_t hdr = h->hdr_len ? h->hdr_len : 54;
+	uint32_t payload = len > hdr ? len - hdr : 0;
+	sh->gso_size = h->gso_size;
+	sh->gso_type = SKB_GSO_TCPV4 | SKB_GSO_DODGY;   /* DODGY: from outside, headers re-checked by whoever segments */
+	sh->gso_segs = (uint16_t)((payload + h->gso_size - 1) / h->gso_size);
+	return 0;
+}
+
+int virtio_net_hdr_from_skb(const struct sk_buff *skb, struct virtio_net_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	const struct skb_shared_info *sh = skb_shinfo(skb);
+	uint32_t data_off = (uint32_t)(skb->data - skb->head);
+	if (skb->ip_summed == CHECKSUM_PARTIAL) {
+		if (skb->csum_start < data_off)
+			return -EINVAL;
+		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h->csum_start = (uint16_t)(skb->csum_start - data_off);
+		h->csum_offset = skb->csum_offset;
+	}
+	if (sh->gso_size) {
+		if (!(sh->gso_type & SKB_GSO_TCPV4) || skb->ip_summed != CHECKSUM_PARTIAL)
+			return -EINVAL;
+		/* hdr_len: Ethernet + IP + TCP headers, the part every segment repeats. */
+		uint32_t th = h->csum_start;
+		if (th + 13u > skb->len)
+			return -EINVAL;
+		h->hdr_len = (uint16_t)(th + (uint32_t)(skb->data[th + 12] >> 4) * 4);
+		h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		h->gso_size = sh->gso_size;
+	}
+	return 0;
+}
 
 /* Bytes read per frame: MTU + Ethernet header + one VLAN tag, plus one to see a frame that was too long. */
 static uint32_t tap_rx_size(const struct net_device *dev)
@@ -49,12 +125,95 @@ static uint32_t tap_rx_size(const struct net_device *dev)
  * buffer was longer than the MTU allows (read() truncated it): dropped with
  * PKT_TOO_BIG. Runts go up; the core drops them as MAC_TRUNCATED.
  */
+/*
+ * Reads one [virtio_net_hdr][frame]: the frame into skb as far as it goes,
+ * the rest of a super-frame into the overflow area, from where it is copied
+ * into a big enough skb (once per super-frame, not per segment). Returns
+ * the skb to hand up, or NULL (nothing read: *n <= 0; or dropped).
+ */
+static struct sk_buff *tap_read_vnet(struct net_device *dev, struct tap_priv *tp, struct sk_buff *skb, uint32_t size,
+				     ssize_t *n)
+{
+	struct virtio_net_hdr h;
+	struct iovec iov[3] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = skb_tail_pointer(skb), .iov_len = size },
+		{ .iov_base = tp->overflow, .iov_len = TAP_GSO_FRAME_MAX },
+	};
+	*n = readv(tp->fd, iov, 3);
+	if (*n <= 0)
+		return NULL;
+	enum np_drop_reason why = NP_DROP_VNET_HDR_BAD_LEN;
+	if ((size_t)*n < sizeof(h)) {
+		skb->dev = dev;
+		goto drop;
+	}
+	uint32_t flen = (uint32_t)((size_t)*n - sizeof(h));
+	if (flen > size) {
+		struct sk_buff *big = alloc_skb(dev->stack, flen);
+		if (!big) {
+			why = NP_DROP_NOMEM;
+			skb->dev = dev;
+			goto drop;
+		}
+		memcpy(skb_put(big, size), skb_tail_pointer(skb), size);
+		memcpy(skb_put(big, flen - size), tp->overflow, flen - size);
+		tp->spare = skb;   /* the small one serves the next read */
+		skb = big;
+	} else {
+		skb_put(skb, flen);
+	}
+	skb->dev = dev;
+	if (virtio_net_hdr_to_skb(skb, &h, &why) < 0)
+		goto drop;
+	/* Beyond the MTU only a super-frame may be. */
+	if (flen >= tap_rx_size(dev) && !skb_is_gso(skb)) {
+		why = NP_DROP_PKT_TOO_BIG;
+		goto drop;
+	}
+	return skb;
+drop:
+	dev->stats.rx_errors++;
+	dev->stats.rx_dropped++;
+	kfree_skb_reason(skb, why);
+	return NULL;
+}
+
 static int tap_poll(struct napi_struct *napi, int budget)
 {
 	struct net_device *dev = napi->dev;
 	struct tap_priv *tp = dev->priv;
 	uint32_t size = tap_rx_size(dev);
 	int work = 0;
+
+	if (tp->vnet_hdr) {
+		while (work < budget) {
+			struct sk_buff *skb = tp->spare;
+			tp->spare = NULL;
+			if (skb && skb_tailroom(skb) < size) {
+				consume_skb(skb);
+				skb = NULL;
+			}
+			if (!skb && !(skb = alloc_skb(dev->stack, size))) {
+				dev->stats.rx_dropped++;
+				break;
+			}
+			ssize_t n;
+			struct sk_buff *got = tap_read_vnet(dev, tp, skb, size, &n);
+			if (n <= 0) {
+				tp->spare = skb;
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+					dev->stats.rx_errors++;
+				break;
+			}
+			work++;
+			if (got)
+				napi_gro_receive(napi, got);
+		}
+		return work;
+	}
 
 	while (work < budget) {
 		struct sk_buff *skb = tp->spare;
@@ -99,19 +258,34 @@ static netdev_tx_t tap_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	static const uint8_t zeros[ETH_ZLEN];
 	struct tap_priv *tp = dev->priv;
-	struct iovec iov[2] = {
+	struct virtio_net_hdr h;
+	struct iovec iov[3] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
 		{ .iov_base = skb->data, .iov_len = skb->len },
 		{ .iov_base = (void *)zeros, .iov_len = 0 },
 	};
 	/* A NIC pads short frames to the Ethernet minimum; the padding is not in skb->len. */
 	if (skb->len < ETH_ZLEN)
-		iov[1].iov_len = ETH_ZLEN - skb->len;
-	size_t total = iov[0].iov_len + iov[1].iov_len;
+		iov[2].iov_len = ETH_ZLEN - skb->len;
+	struct iovec *v = iov + 1;
+	int nv = 2;
+	if (tp->vnet_hdr) {
+		if (virtio_net_hdr_from_skb(skb, &h) < 0) {
+			dev->stats.tx_errors++;
+			kfree_skb_reason(skb, NP_DROP_TX_ERROR);
+			return NETDEV_TX_OK;
+		}
+		v = iov;
+		nv = 3;
+	}
+	size_t total = 0;
+	for (int i = 0; i < nv; i++)
+		total += v[i].iov_len;
 
 	trace_stage(skb, "tun_net_xmit");
 	ssize_t n;
 	do
-		n = writev(tp->fd, iov, 2);
+		n = writev(tp->fd, v, nv);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
 		/* The qdisc keeps the packet; NET_TX tries again next round. */
@@ -140,15 +314,34 @@ static void tap_uninit(struct net_device *dev)
 		close(tp->fd);
 		tp->fd = -1;
 	}
+	free(tp->overflow);
+	tp->overflow = NULL;
+}
+
+/* Tells the kernel what we accept from it (TUNSETOFFLOAD); what we send it needs only the vnet header. */
+static int tap_set_features(struct net_device *dev, uint32_t features)
+{
+	struct tap_priv *tp = dev->priv;
+	if (!tp->vnet_hdr)
+		return (features & NETIF_F_OFFLOADS) ? -EOPNOTSUPP : 0;
+	unsigned long off = 0;
+	if (features & NETIF_F_HW_CSUM)
+		off |= TUN_F_CSUM;
+	if ((features & NETIF_F_TSO) && (features & NETIF_F_HW_CSUM))
+		off |= TUN_F_TSO4;
+	if (ioctl(tp->fd, TUNSETOFFLOAD, off) < 0)
+		return -errno;
+	return 0;
 }
 
 static const struct net_device_ops tap_ops = {
 	.ndo_start_xmit = tap_xmit,
 	.ndo_uninit = tap_uninit,
+	.ndo_set_features = tap_set_features,
 };
 
 /* Opens /dev/net/tun and attaches to (or creates) ifname. Returns the fd or a negative errno. */
-static int tap_attach(const char *ifname, char *kname)
+static int tap_attach(const char *ifname, char *kname, int vnet_hdr)
 {
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
@@ -160,7 +353,7 @@ static int tap_attach(const char *ifname, char *kname)
 	}
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
@@ -169,13 +362,26 @@ static int tap_attach(const char *ifname, char *kname)
 			return -EPERM;
 		return -e;   /* EBUSY: another process holds it; EINVAL: it is a TUN, not a TAP */
 	}
-	/* No offloads: the kernel hands us plain frames with complete checksums. */
+	/* No offloads until asked for: the kernel hands us plain frames with complete checksums. */
 	(void)ioctl(fd, TUNSETOFFLOAD, 0ul);
+	if (vnet_hdr) {
+		int sz = (int)sizeof(struct virtio_net_hdr);
+		if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+	}
 	snprintf(kname, IFNAMSIZ, "%s", ifr.ifr_name);
 	return fd;
 }
 
 struct np_dev *np_tap_open(struct np_stack *s, const char *ifname, int *err)
+{
+	return np_tap_open_flags(s, ifname, 0, err);
+}
+
+struct np_dev *np_tap_open_flags(struct np_stack *s, const char *ifname, unsigned flags, int *err)
 {
 	int dummy;
 	if (!err)
@@ -189,7 +395,12 @@ struct np_dev *np_tap_open(struct np_stack *s, const char *ifname, int *err)
 		return NULL;
 	}
 	char kname[IFNAMSIZ];
-	int fd = tap_attach(ifname, kname);
+	int vnet = (flags & NP_TAP_VNET_HDR) != 0;
+	if (flags & ~(unsigned)NP_TAP_VNET_HDR) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	int fd = tap_attach(ifname, kname, vnet);
 	if (fd < 0) {
 		*err = fd;
 		return NULL;
@@ -206,9 +417,22 @@ struct np_dev *np_tap_open(struct np_stack *s, const char *ifname, int *err)
 	struct tap_priv *tp = dev->priv;
 	tp->fd = fd;
 	snprintf(tp->ifname, sizeof(tp->ifname), "%s", kname);
+	if (vnet) {
+		tp->vnet_hdr = 1;
+		tp->overflow = malloc(TAP_GSO_FRAME_MAX);
+		if (!tp->overflow) {
+			close(fd);
+			free(dev);
+			*err = -ENOMEM;
+			return NULL;
+		}
+		dev->hw_features = NETIF_F_OFFLOADS;
+		dev->gso_max_size = NP_GSO_MAX_SIZE;
+	}
 	int rc = register_netdev(dev);
 	if (rc < 0) {
 		close(fd);
+		free(tp->overflow);
 		free(dev);   /* never registered: nothing else refers to it */
 		*err = rc;
 		return NULL;

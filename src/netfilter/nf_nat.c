@@ -140,6 +140,9 @@ int nf_nat_packet(struct nf_net *n, struct sk_buff *skb, struct nf_conn *ct, int
 	/* TCP sends clones of its retransmit queue: write only into a private copy. */
 	if (skb_unshare_data(skb) < 0)
 		return -1;
+	/* An offloaded checksum holds only the pseudo-header sum: finish it so RFC 1624 updates apply. */
+	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb) < 0)
+		return -1;
 	nf_pkt_parse(skb, &p);
 	if (related) {
 		/* The outer header goes to / comes from the translated host; the quote is fixed too. */

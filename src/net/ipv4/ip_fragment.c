@@ -96,6 +96,12 @@ static size_t frag_truesize(const struct sk_buff *skb)
 int ip_exceeds_mtu(const struct sk_buff *skb, uint32_t mtu)
 {
 	const uint8_t *iph = skb->data;
+	if (skb_is_gso(skb) && skb->len >= 20) {
+		/* Linux's gso_validate_network_len: what counts is each segment it becomes. */
+		uint32_t ihl = (uint32_t)(iph[0] & 0x0f) * 4;
+		uint32_t doff = skb->len >= ihl + 20 ? (uint32_t)(iph[ihl + 12] >> 4) * 4 : 20;
+		return ihl + doff + skb_shinfo(skb)->gso_size > mtu;
+	}
 	return skb->len > mtu && (be16_get(iph + 6) & IP_DF);
 }
 

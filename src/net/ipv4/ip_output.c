@@ -86,8 +86,9 @@ static int ip_finish_output(struct np_stack *s, struct sk_buff *skb)
 
 	trace_stage(skb, "ip_finish_output");
 	/* RFC 791 2.3: too big for the link, so fragment (or, with DF, refuse). */
-	if (skb->len > mtu)
+	if (skb->len > mtu && !skb_is_gso(skb))
 		return ip_fragment(s, skb, mtu, ip_finish_output2);
+	/* A GSO super-packet is cut into MTU-sized segments at the device (validate_xmit_skb). */
 	return ip_finish_output2(s, skb);
 }
 

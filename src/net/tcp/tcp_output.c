@@ -22,8 +22,10 @@
 #include "core/netdevice.h"
 #include "core/stack.h"
 #include "net/ipv4/ip.h"
+#include "net/ipv4/route.h"
 #include "net/tcp/tcp.h"
 #include "trace/trace.h"
+#include "wire/checksum.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
 
@@ -160,6 +162,25 @@ static int ip_queue_xmit(struct sock *sk, struct sk_buff *skb)
 	return ip_build_and_send_pkt(s, skb, &p);
 }
 
+/*
+ * Linux's sk_setup_caps / sk_can_gso: the offload features of the device the
+ * socket's route leaves by (the cached route, so no lookup per segment), and
+ * that device's gso_max_size. 0 for local destinations (loopback) and
+ * unroutable ones.
+ */
+static uint32_t tcp_route_caps(struct sock *sk, uint32_t *gso_max)
+{
+	struct np_stack *s = sk->stack;
+	struct net_device *oif = sk->bound_dev_if ? dev_get_by_index(s, sk->bound_dev_if) : NULL;
+	struct rtable rt;
+	*gso_max = 0;
+	if (ip_route_output_cached(s, &tcp_sk(sk)->dst, sk->inet_daddr, sk->inet_saddr, oif, &rt) < 0 ||
+	    rt.rt_type != RTN_UNICAST || !rt.dev)
+		return 0;
+	*gso_max = rt.dev->gso_max_size;
+	return rt.dev->features;
+}
+
 /* Sending an ACK (alone or on data) answers everything received so far: no delayed ACK is owed. */
 static void tcp_event_ack_sent(struct sock *sk)
 {
@@ -226,11 +247,27 @@ int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, int clone_it, enum tc
 		return -ENOBUFS;
 	}
 	uint8_t *p = skb_push(skb, (uint32_t)hlen);
-	if (!tcp_emit(&r, payload, sk->inet_saddr, sk->inet_daddr, p, skb->len)) {
+	/*
+	 * Checksum offload (Linux's tcp_v4_send_check with CHECKSUM_PARTIAL): a
+	 * super-packet, or any segment for a device that finishes checksums,
+	 * carries only the pseudo-header sum; whoever needs the real one
+	 * (skb_gso_segment, skb_checksum_help, the TAP's kernel) completes it.
+	 */
+	uint32_t gso_max;
+	int partial = payload && (skb_is_gso(skb) || (tcp_route_caps(sk, &gso_max) & NETIF_F_HW_CSUM));
+	if (!tcp_emit(&r, partial ? 0 : payload, sk->inet_saddr, sk->inet_daddr, p, partial ? hlen : skb->len)) {
 		kfree_skb_reason(skb, NP_DROP_NOT_SPECIFIED);
 		return -EINVAL;
 	}
 	skb_reset_transport_header(skb);
+	if (partial) {
+		uint16_t pseudo = csum_fold(csum_tcpudp_nofold(sk->inet_saddr, sk->inet_daddr, (uint16_t)skb->len,
+							      IPPROTO_TCP_, 0));
+		be16_put(p + 16, (uint16_t)~pseudo);
+		skb->ip_summed = CHECKSUM_PARTIAL;
+		skb->csum_start = skb->transport_header;
+		skb->csum_offset = 16;
+	}
 
 	if (r.flags & TCPF_ACK)
 		tcp_event_ack_sent(sk);
@@ -387,6 +424,82 @@ static int tcp_nagle_test(const struct tcp_sock *tp, const struct sk_buff *skb, 
 	return 1;
 }
 
+/*
+ * TSO (Linux's tcp_tso_autosize and tso_fragment, the other way round): the
+ * write queue stays in MSS-sized skbs, so loss, SACK and retransmission
+ * accounting stays per segment; when the route's device takes super-packets
+ * (NETIF_F_TSO, or NETIF_F_GSO for software segmentation at the device), the
+ * run of queued segments that cwnd, the peer's window and Nagle let go now
+ * leaves as one skb of up to the size goal (gso_max_size less the headers),
+ * marked gso_size = MSS. Returns the segments sent (0: not applicable, the
+ * caller sends one segment the usual way; <0: out of memory).
+ */
+static int tcp_tso_xmit(struct sock *sk, struct sk_buff *skb, unsigned mss_now, uint32_t quota, int nonagle)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t gso_max;
+	if (quota < 2 || skb->len != mss_now || !(tcp_route_caps(sk, &gso_max) & (NETIF_F_TSO | NETIF_F_GSO)))
+		return 0;
+	/* The size goal: room for Ethernet, a VLAN tag, IP and TCP with options under gso_max_size. */
+	uint32_t goal = (gso_max > 65535u ? 65535u : gso_max);
+	goal = goal > 14 + 4 + 60 + 60 ? goal - (14 + 4 + 60 + 60) : 0;
+	goal -= goal % mss_now;
+	uint32_t n = 0, bytes = 0;
+	struct sk_buff *it = skb;
+	while (it && n < quota) {
+		struct tcp_skb_cb *cb = TCP_SKB_CB(it);
+		if ((cb->tcp_flags & TCPF_SYN) || !it->len || it->len > mss_now || bytes + it->len > goal)
+			break;
+		if (after(cb->end_seq, tcp_wnd_end(tp)))
+			break;
+		int lastq = tcp_write_queue_next(tp, it) == NULL;
+		if (it->len < mss_now && !tcp_nagle_test(tp, it, mss_now, lastq ? nonagle : TCP_NAGLE_PUSH))
+			break;
+		n++;
+		bytes += it->len;
+		/* Only the last piece may be short or carry FIN. */
+		if (it->len < mss_now || (cb->tcp_flags & TCPF_FIN))
+			break;
+		it = tcp_write_queue_next(tp, it);
+	}
+	if (n < 2)
+		return 0;
+
+	struct sk_buff *sup = alloc_skb(sk->stack, bytes);
+	if (!sup)
+		return -ENOBUFS;
+	struct tcp_skb_cb *scb = TCP_SKB_CB(sup);
+	memset(scb, 0, sizeof(*scb));
+	scb->seq = TCP_SKB_CB(skb)->seq;
+	uint64_t now = tcp_now(sk);
+	it = skb;
+	for (uint32_t i = 0; i < n; i++, it = tcp_write_queue_next(tp, it)) {
+		memcpy(skb_put(sup, it->len), it->data, it->len);
+		scb->tcp_flags |= TCP_SKB_CB(it)->tcp_flags;
+		scb->end_seq = TCP_SKB_CB(it)->end_seq;
+	}
+	scb->when = now;
+	struct skb_shared_info *sh = skb_shinfo(sup);
+	sh->gso_size = (uint16_t)mss_now;
+	sh->gso_segs = (uint16_t)n;
+	sh->gso_type = SKB_GSO_TCPV4;
+	trace_begin(sup, 1);
+	if (tp->in_sendmsg) {
+		trace_stage(sup, "tcp_sendmsg");
+		trace_stage(sup, "tcp_push");
+	}
+	trace_stage_detail(sup, "tcp_write_xmit", "tso");
+	if (tcp_transmit_skb(sk, sup, 0, TCP_XMIT_NEW) < 0)
+		return -ENOBUFS;
+	NP_ADD_STATS(sk->stack, TcpOutSegs, n - 1);
+	for (uint32_t i = 0; i < n; i++) {
+		struct sk_buff *cur = tp->send_head;
+		TCP_SKB_CB(cur)->when = now;
+		tcp_event_new_data_sent(sk, cur, mss_now);
+	}
+	return (int)n;
+}
+
 int tcp_write_xmit(struct sock *sk, unsigned mss_now, int nonagle)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
@@ -394,8 +507,16 @@ int tcp_write_xmit(struct sock *sk, unsigned mss_now, int nonagle)
 	int sent = 0;
 
 	while ((skb = tp->send_head) != NULL) {
-		if (!tcp_cwnd_test(tp, skb))
+		uint32_t quota = tcp_cwnd_test(tp, skb);
+		if (!quota)
 			break;
+		int tso = tcp_tso_xmit(sk, skb, mss_now, quota, nonagle);
+		if (tso < 0)
+			break;
+		if (tso > 0) {
+			sent += tso;
+			continue;
+		}
 		if (skb->len > mss_now && tcp_fragment(sk, skb, mss_now, mss_now) < 0)
 			break;
 		if (!tcp_snd_wnd_test(tp, skb, mss_now))
