@@ -29,6 +29,13 @@
  *                 writes each IPv4 UDP frame back with addresses swapped
  *   memcpy        the memcpy ceiling: --size-byte copies, Gbit/s
  *   probe         exit 0 if the backend can open a --proto socket, 77 if not
+ *   crr-client    TCP: connect, 1-byte request, 1-byte reply, close, repeated
+ *                 towards --dst for --duration s; connections/s
+ *   rr-scale      TCP: --count connections between the two sides of this
+ *                 process, one 1-byte transaction at a time, visiting them in
+ *                 turn; transactions/s (per-packet cost against the count)
+ *   conn-max      TCP: opens connections between the two sides until malloc
+ *                 + kernel slab grew by --mem-limit bytes; how many fit
  *
  * CPU time is getrusage(RUSAGE_SELF) user+sys: every thread of npload,
  * netpath's stack thread included, plus the kernel work done on its behalf.
@@ -112,6 +119,13 @@ struct opts {
 	const char *tap, *addr, *host_addr, *dst;
 	int port, size, window, burst, count, bind_sockets;
 	double duration, warmup;
+	/* connection figures (crr-client, rr-scale, conn-max) */
+	int keepalive, nofd;
+	long long mem_limit;
+	/* bulk TCP figures: --offload on (TSO/GSO + checksum offload on the cable ends or the vnet TAP) */
+	int offload;
+	const char *iface;   /* np-afpacket: the Linux interface to attach to */
+	int clamp;           /* stream-recv: TCP_WINDOW_CLAMP on the listener (kernel), 0: none */
 };
 
 static void usage(FILE *out)
@@ -119,12 +133,21 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: npload MODE [options]\n"
 		"modes: echo-server echo-client bulk sock-mem tap-reflect memcpy probe\n"
+		"       crr-client rr-scale conn-max\n"
 		"  --backend kernel|np-tap|np-cable   sockets of the kernel or of netpath (default kernel)\n"
 		"  --np-loop thread|poll   netpath in its own thread or polled by npload's thread\n"
 		"  --proto udp|tcp         (default udp)\n"
 		"  --tap IF --addr A.B.C.D/N [--host-addr A.B.C.D/N]   np-tap and tap-reflect\n"
 		"  --port P  --dst A.B.C.D:PORT  --size BYTES  --window N  --burst N\n"
-		"  --duration SEC  --warmup SEC  --count N  --no-bind\n");
+		"  --duration SEC  --warmup SEC  --count N  --no-bind\n"
+		"  --keepalive (rr-scale: SO_KEEPALIVE on every end)  --mem-limit BYTES (conn-max)\n"
+		"  --nofd (netpath: sockets without an eventfd each, NP_SOCK_NOFD)\n"
+		"  --offload on|off        np-cable/np-tap/np-afpacket: TSO, GSO, checksum offload (default off)\n"
+		"  --iface IF              np-afpacket: attach to IF (a veth end) with --addr A.B.C.D/N\n"
+		"  --clamp BYTES           stream-recv: TCP_WINDOW_CLAMP (the kernel with netpath's 64 KiB window)\n"
+		"bulk TCP over devices: stream-recv (listen on --port, count until EOF), stream-send (to --dst,\n"
+		"  64 KiB writes, or --size datagrams with --proto udp), tap-drain (--tap IF [--offload on]:\n"
+		"  read frames and count them, answering ARP: the raw TAP read ceiling)\n");
 }
 
 static void parse_opts(int argc, char **argv, struct opts *o)
@@ -148,6 +171,14 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(k, "--no-bind")) {
 			o->bind_sockets = 0;
+			continue;
+		}
+		if (!strcmp(k, "--keepalive")) {
+			o->keepalive = 1;
+			continue;
+		}
+		if (!strcmp(k, "--nofd")) {
+			o->nofd = 1;   /* netpath: NP_SOCK_NOFD sockets (no eventfd each) */
 			continue;
 		}
 		if (!strcmp(k, "--help")) {
@@ -185,6 +216,14 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->duration = atof(v);
 		else if (!strcmp(k, "--warmup"))
 			o->warmup = atof(v);
+		else if (!strcmp(k, "--mem-limit"))
+			o->mem_limit = atoll(v);
+		else if (!strcmp(k, "--offload"))
+			o->offload = !strcmp(v, "on");
+		else if (!strcmp(k, "--iface"))
+			o->iface = v;
+		else if (!strcmp(k, "--clamp"))
+			o->clamp = atoi(v);
 		else
 			die("unknown option %s (npload --help)", k);
 	}
@@ -242,6 +281,7 @@ struct backend {
 	/* netpath */
 	struct np_stack *st[2];
 	int nst, polled, epfd;
+	int type_flags;               /* netpath: NP_SOCK_NOFD with --nofd */
 };
 
 static int k_socket(struct backend *b, int side, int type) { return socket(AF_INET, type, 0); }
@@ -300,7 +340,7 @@ static void backend_kernel(struct backend *b)
 
 static int np_socket_side(struct backend *b, int side, int type)
 {
-	return np_socket(b->st[side < b->nst ? side : 0], AF_INET, type, 0);
+	return np_socket(b->st[side < b->nst ? side : 0], AF_INET, type | b->type_flags, 0);
 }
 static int np_set_nonblock(int fd) { return np_fcntl(fd, F_SETFL, O_NONBLOCK); }
 static int np_send_batch(int fd, const void *buf, size_t len, int n)
@@ -384,9 +424,11 @@ static void backend_np_tap(struct backend *b, const struct opts *o)
 		die("--backend np-tap needs --tap IF --addr A.B.C.D/N");
 	b->st[0] = new_stack("npload");
 	b->nst = 1;
-	struct np_dev *d = np_tap_open(b->st[0], o->tap, &err);
+	struct np_dev *d = np_tap_open_flags(b->st[0], o->tap, o->offload ? NP_TAP_VNET_HDR : 0, &err);
 	if (!d)
 		die("cannot open TAP %s: %s", o->tap, strerror(-err));
+	if (o->offload && np_dev_set_offload(d, 1) != 1)
+		die("cannot turn offloads on on TAP %s", o->tap);
 	if ((err = np_addr_add(d, o->addr)) < 0 || (o->host_addr && (err = np_tap_set_host_addr(d, o->host_addr)) < 0))
 		die("cannot configure %s: %s", o->tap, strerror(-err));
 	char a[32];
@@ -416,11 +458,44 @@ static void backend_np_cable(struct backend *b, const struct opts *o)
 	if (np_cable_create(b->st[0], "eth0", b->st[1], "eth0", &d[0], &d[1]) < 0 || np_addr_add(d[0], addrs[0]) < 0 ||
 	    np_addr_add(d[1], addrs[1]) < 0)
 		die("cannot build two stacks on a cable");
+	if (o->offload && (np_dev_set_offload(d[0], 1) != 1 || np_dev_set_offload(d[1], 1) != 1))
+		die("cannot turn offloads on on the cable");
 	inet_pton(AF_INET, "10.203.0.1", &b->addr[0]);
 	inet_pton(AF_INET, "10.203.0.2", &b->addr[1]);
 	b->polled = !(o->np_loop && !strcmp(o->np_loop, "thread"));
 	if (!b->polled && (np_stack_start(b->st[0]) < 0 || np_stack_start(b->st[1]) < 0))
 		die("np_stack_start failed");
+}
+
+/* netpath on an existing interface through AF_PACKET (--iface IF --addr A/N), polled or threaded like np-tap. */
+static void backend_np_afpacket(struct backend *b, const struct opts *o)
+{
+	int err = 0;
+	backend_np_common(b, "np-afpacket");
+	if (!o->iface || !o->addr)
+		die("--backend np-afpacket needs --iface IF --addr A.B.C.D/N");
+	b->st[0] = new_stack("npload");
+	b->nst = 1;
+	struct np_dev *d = np_af_packet_open(b->st[0], o->iface, &err);
+	if (!d)
+		die("cannot open %s with AF_PACKET: %s", o->iface, strerror(-err));
+	if (o->offload && np_dev_set_offload(d, 1) != 1)
+		die("AF_PACKET has no offloads in netpath (--offload off)");
+	if ((err = np_addr_add(d, o->addr)) < 0)
+		die("cannot configure %s: %s", o->iface, strerror(-err));
+	char a[32];
+	snprintf(a, sizeof(a), "%s", o->addr);
+	*strchr(a, '/') = 0;
+	inet_pton(AF_INET, a, &b->addr[0]);
+	b->addr[1] = b->addr[0];
+	b->polled = o->np_loop && !strcmp(o->np_loop, "poll");
+	if (b->polled) {
+		b->epfd = epoll_create1(0);
+		struct epoll_event ev = { .events = EPOLLIN };
+		epoll_ctl(b->epfd, EPOLL_CTL_ADD, np_stack_fd(b->st[0]), &ev);
+	} else if ((err = np_stack_start(b->st[0])) < 0) {
+		die("np_stack_start: %s", strerror(-err));
+	}
 }
 
 static void backend_open(struct backend *b, const struct opts *o)
@@ -431,12 +506,20 @@ static void backend_open(struct backend *b, const struct opts *o)
 		backend_np_tap(b, o);
 	else if (!strcmp(o->backend, "np-cable"))
 		backend_np_cable(b, o);
+	else if (!strcmp(o->backend, "np-afpacket"))
+		backend_np_afpacket(b, o);
 	else
-		die("unknown backend %s (kernel, np-tap, np-cable)", o->backend);
+		die("unknown backend %s (kernel, np-tap, np-cable, np-afpacket)", o->backend);
+	if (o->nofd && b->nst)
+		b->type_flags = NP_SOCK_NOFD;
 }
 
 static void backend_close(struct backend *b)
 {
+	/* NPLOAD_COUNTERS=1: netpath's counters and drops on stderr, to see where a run lost packets. */
+	const char *pc = getenv("NPLOAD_COUNTERS");
+	for (int i = 0; pc && *pc == '1' && i < b->nst; i++)
+		np_stack_print_counters(b->st[i], stderr);
 	for (int i = 0; i < b->nst; i++)
 		np_stack_destroy(b->st[i]);   /* stops its thread, closes its sockets */
 	if (b->epfd >= 0)
@@ -884,6 +967,323 @@ static int mode_sock_mem(const struct opts *o)
 	return 0;
 }
 
+/* ---- connection figures: crr-client, rr-scale, conn-max ----------------------------- */
+
+/* As many descriptors as the system allows (root may raise the hard limit up to fs.nr_open). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	long long nr_open = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+	if (f) {
+		if (fscanf(f, "%lld", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (nr_open > 0 && (rlim_t)nr_open > rl.rlim_max) {
+		struct rlimit want = { .rlim_cur = (rlim_t)nr_open, .rlim_max = (rlim_t)nr_open };
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* TCP segments sent by netpath's stacks so far (0 for the kernel). */
+static uint64_t np_segs(struct backend *b)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < b->nst; i++)
+		n += np_stack_mib(b->st[i], NP_MIB_TcpOutSegs);
+	return n;
+}
+
+/* Waits for fd to have events (up to ms); 0 if it never did. */
+static int wait_for(struct backend *b, int fd, short events, int ms)
+{
+	return b->wait(b, fd, events, ms);
+}
+
+/* Receives exactly len bytes from a non-blocking stream socket, waiting as needed; -1 on EOF/error. */
+static int recv_exact(struct backend *b, int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len && !stopping) {
+		ssize_t n = b->recvfrom(fd, buf + got, len - got, 0, NULL, NULL);
+		if (n > 0) {
+			got += (size_t)n;
+		} else if (n == 0) {
+			return -1;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			b->progress(b);
+			if (!wait_for(b, fd, POLLIN, 1000))
+				return -1;   /* a second without data: the connection is stuck */
+		} else {
+			return -1;
+		}
+	}
+	return got == len ? 0 : -1;
+}
+
+/*
+ * connect + 1-byte request + 1-byte reply + close, one connection at a time,
+ * against an echo-server (which serves connections one after another). The
+ * client closes first, so TIME_WAIT stays on the client's side.
+ */
+static int mode_crr_client(const struct opts *o)
+{
+	struct backend b;
+	backend_open(&b, o);
+	struct sockaddr_in dst;
+	parse_dst(o->dst, &dst);
+	char c = 'r', in[16];
+	int one = 1;
+	unsigned long conns = 0, win_conns = 0, failed = 0;
+	double t_start = now_s(), t_win = t_start + o->warmup, t_end = t_win + o->duration;
+	double cpu_win = -1, t_measured_start = 0;
+	while (!stopping) {
+		double t = now_s();
+		if (cpu_win < 0 && t >= t_win) {
+			cpu_win = cpu_s();
+			t_measured_start = t;
+			win_conns = conns;
+		}
+		if (t >= t_end)
+			break;
+		int fd = b.socket(&b, 0, SOCK_STREAM);
+		if (fd < 0)
+			die("socket: %s", strerror(errno));
+		b.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		b.set_nonblock(fd);
+		int ok = 0;
+		if (b.connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0 || errno == EINPROGRESS) {
+			b.progress(&b);
+			if (wait_for(&b, fd, POLLOUT, 1000) && send_all(&b, fd, &c, 1) == 0 &&
+			    recv_exact(&b, fd, in, 1) == 0)
+				ok = 1;
+		}
+		b.close(fd);
+		if (ok)
+			conns++;
+		else if (++failed > 100)
+			die("100 connections failed (last errno %s)", strerror(errno));
+	}
+	double t_stop = now_s(), cpu = cpu_s();
+	if (cpu_win < 0)
+		die("stopped before the measurement began");
+	unsigned long got = conns - win_conns;
+	double secs = t_stop - t_measured_start;
+	printf("npload mode=crr-client backend=%s connections=%lu failed=%lu seconds=%.3f pps=%.1f cpu_s=%.6f "
+	       "cpu_ns_per_pkt=%.1f\n",
+	       b.name, got, failed, secs, (double)got / secs, cpu - cpu_win, got ? (cpu - cpu_win) * 1e9 / (double)got : 0.0);
+	fflush(stdout);
+	backend_close(&b);
+	return got ? 0 : 1;
+}
+
+/*
+ * n established connections from side 0 to side 1 of this process, each
+ * paired with its accepted end: cli[i] <-> srv[i]. Listeners on nl ports
+ * from o->port up (20000 connections each: one peer address and port offer
+ * about 28000 ephemeral ports). Stops early when stop_bytes > 0 and malloc +
+ * slab grew by that much (conn-max); returns the number of pairs.
+ */
+struct pairs {
+	int *cli, *srv, *lfd;
+	int n, nl;
+	long long m0, k0;          /* malloc and slab before the first connection */
+	long long bytes_at_n;      /* growth when the last checkpoint below the limit was taken */
+	int n_below;               /* pairs at that checkpoint */
+	const char *stop_reason;
+};
+
+#define PAIRS_PER_LISTENER 20000
+
+static void pairs_open(struct backend *b, const struct opts *o, struct pairs *p, int n, long long stop_bytes)
+{
+	int one = 1;
+	memset(p, 0, sizeof(*p));
+	p->nl = (n + PAIRS_PER_LISTENER - 1) / PAIRS_PER_LISTENER;
+	p->cli = calloc((size_t)n + 1, sizeof(int));
+	p->srv = calloc((size_t)n + 1, sizeof(int));
+	p->lfd = calloc((size_t)p->nl + 1, sizeof(int));
+	if (!p->cli || !p->srv || !p->lfd)
+		die("out of memory");
+	/* Warm: the first socket grows tables (fd table, hashes) that are not per-connection. */
+	int w = b->socket(b, 0, SOCK_STREAM);
+	if (w < 0)
+		die("socket: %s", strerror(errno));
+	b->close(w);
+	for (int l = 0; l < p->nl; l++) {
+		struct sockaddr_in at = sin_of(b->addr[1], o->port + l);
+		int fd = b->socket(b, 1, SOCK_STREAM);
+		if (fd < 0)
+			die("socket: %s", strerror(errno));
+		b->setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (b->bind(fd, (struct sockaddr *)&at, sizeof(at)) < 0 || b->listen(fd, 4096) < 0)
+			die("listener on port %d: %s", o->port + l, strerror(errno));
+		b->set_nonblock(fd);
+		p->lfd[l] = fd;
+	}
+	p->m0 = malloc_in_use();
+	p->k0 = kernel_slab_bytes();
+	p->stop_reason = "count";
+	for (int i = 0; i < n && !stopping; i++) {
+		int l = i / PAIRS_PER_LISTENER;
+		struct sockaddr_in at = sin_of(b->addr[1], o->port + l);
+		int fd = b->socket(b, 0, SOCK_STREAM);
+		if (fd < 0) {
+			p->stop_reason = errno == EMFILE || errno == ENFILE ? "descriptors" : "socket";
+			fprintf(stderr, "npload: socket %d: %s\n", i, strerror(errno));
+			break;
+		}
+		b->set_nonblock(fd);
+		if (b->connect(fd, (struct sockaddr *)&at, sizeof(at)) < 0 && errno != EINPROGRESS) {
+			fprintf(stderr, "npload: connect %d: %s\n", i, strerror(errno));
+			b->close(fd);
+			p->stop_reason = "connect";
+			break;
+		}
+		b->progress(b);
+		int a = b->accept(p->lfd[l], NULL, NULL);
+		if (a < 0 && wait_for(b, p->lfd[l], POLLIN, 2000))
+			a = b->accept(p->lfd[l], NULL, NULL);
+		if (a < 0) {
+			fprintf(stderr, "npload: accept %d: %s\n", i, strerror(errno));
+			b->close(fd);
+			p->stop_reason = errno == EMFILE || errno == ENFILE ? "descriptors" : "accept";
+			break;
+		}
+		p->cli[i] = fd;
+		p->srv[i] = a;
+		p->n = i + 1;
+		if (stop_bytes > 0 && (p->n % 1000) == 0) {
+			long long grown = malloc_in_use() - p->m0 + kernel_slab_bytes() - p->k0;
+			if (grown >= stop_bytes) {
+				p->stop_reason = "memory";
+				break;
+			}
+			p->n_below = p->n;
+			p->bytes_at_n = grown;
+		}
+	}
+	b->progress(b);
+}
+
+static void pairs_close(struct backend *b, struct pairs *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		b->close(p->cli[i]);
+		b->close(p->srv[i]);
+	}
+	for (int l = 0; l < p->nl; l++)
+		b->close(p->lfd[l]);
+	free(p->cli);
+	free(p->srv);
+	free(p->lfd);
+}
+
+/*
+ * Request/response over --count connections, one 1-byte transaction at a
+ * time, visiting the connections in turn: the work per transaction is the
+ * same whatever the count, except what the count itself costs (lookups over
+ * more sockets, more timers, colder caches). Side 0 asks, side 1 answers.
+ */
+static int mode_rr_scale(const struct opts *o)
+{
+	struct backend b;
+	backend_open(&b, o);
+	raise_nofile();
+	int n = o->count > 0 ? o->count : 1, one = 1;
+	struct pairs p;
+	pairs_open(&b, o, &p, n, 0);
+	if (p.n < n)
+		die("only %d of %d connections established", p.n, n);
+	for (int i = 0; i < n; i++) {
+		int fds[2] = { p.cli[i], p.srv[i] };
+		for (int k = 0; k < 2; k++) {
+			b.set_nonblock(fds[k]);
+			b.setsockopt(fds[k], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			if (o->keepalive)
+				b.setsockopt(fds[k], SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		}
+	}
+	char c = 'q', in[16];
+	unsigned long trans = 0, win_trans = 0;
+	uint64_t segs0 = 0;
+	double t_start = now_s(), t_win = t_start + o->warmup, t_end = t_win + o->duration;
+	double cpu_win = -1, t_measured_start = 0;
+	for (int i = 0; !stopping; i = i + 1 == n ? 0 : i + 1) {
+		if ((trans & 63) == 0) {
+			double t = now_s();
+			if (cpu_win < 0 && t >= t_win) {
+				cpu_win = cpu_s();
+				t_measured_start = t;
+				win_trans = trans;
+				segs0 = np_segs(&b);
+			}
+			if (t >= t_end)
+				break;
+		}
+		if (b.sendto(p.cli[i], &c, 1, MSG_NOSIGNAL, NULL, 0) != 1)
+			die("send on connection %d: %s", i, strerror(errno));
+		b.progress(&b);
+		if (recv_exact(&b, p.srv[i], in, 1) < 0)
+			die("no request on connection %d", i);
+		if (b.sendto(p.srv[i], in, 1, MSG_NOSIGNAL, NULL, 0) != 1)
+			die("reply on connection %d: %s", i, strerror(errno));
+		b.progress(&b);
+		if (recv_exact(&b, p.cli[i], in, 1) < 0)
+			die("no reply on connection %d", i);
+		trans++;
+	}
+	double t_stop = now_s(), cpu = cpu_s();
+	if (cpu_win < 0)
+		die("stopped before the measurement began");
+	unsigned long got = trans - win_trans;
+	double secs = t_stop - t_measured_start;
+	uint64_t segs = np_segs(&b) - segs0;
+	printf("npload mode=rr-scale backend=%s connections=%d keepalive=%d transactions=%lu seconds=%.3f pps=%.1f "
+	       "cpu_s=%.6f cpu_ns_per_pkt=%.1f segs_per_trans=%.2f\n",
+	       b.name, n, o->keepalive, got, secs, (double)got / secs, cpu - cpu_win,
+	       got ? (cpu - cpu_win) * 1e9 / (double)got : 0.0, got && b.nst ? (double)segs / (double)got : 0.0);
+	fflush(stdout);
+	pairs_close(&b, &p);
+	backend_close(&b);
+	return got ? 0 : 1;
+}
+
+/*
+ * How many idle established connections (both ends in this process) fit in
+ * --mem-limit bytes of malloc + kernel slab growth; --count caps the attempt.
+ * Stops at the limit, or earlier when descriptors, ports or memory run out
+ * (reason=...).
+ */
+static int mode_conn_max(const struct opts *o)
+{
+	struct backend b;
+	backend_open(&b, o);
+	raise_nofile();
+	long long limit = o->mem_limit > 0 ? o->mem_limit : 1LL << 30;
+	struct pairs p;
+	double t0 = now_s();
+	pairs_open(&b, o, &p, o->count, limit);
+	double secs = now_s() - t0;
+	long long grown = malloc_in_use() - p.m0 + kernel_slab_bytes() - p.k0;
+	long long m = malloc_in_use() - p.m0;
+	/* At the limit: the last checkpoint below it; otherwise everything opened. */
+	int held = !strcmp(p.stop_reason, "memory") ? p.n_below : p.n;
+	long long bytes = !strcmp(p.stop_reason, "memory") ? p.bytes_at_n : grown;
+	printf("npload mode=conn-max backend=%s limit=%lld connections=%d reason=%s bytes=%lld malloc_bytes=%lld "
+	       "bytes_per_connection=%.1f seconds=%.3f\n",
+	       b.name, limit, held, p.stop_reason, bytes, m, held ? (double)bytes / held : 0.0, secs);
+	fflush(stdout);
+	pairs_close(&b, &p);
+	backend_close(&b);
+	return held ? 0 : 1;
+}
+
 /* ---- tap-reflect -------------------------------------------------------------------------- */
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -1016,6 +1416,238 @@ static int mode_probe(const struct opts *o)
 	return e == EPROTONOSUPPORT || e == ESOCKTNOSUPPORT ? EXIT_UNSUPPORTED : 1;
 }
 
+/* ---- bulk TCP over a device: stream-recv, stream-send, tap-drain ---------------------------- */
+
+/*
+ * The receiving end of figures 2 and 3 (issue 6): listens on --port, takes
+ * one connection, reads until EOF, SIGTERM or --duration after the first
+ * byte. Goodput counts from --warmup after the first byte; CPU is per
+ * 1448 bytes received (one full segment at MTU 1500).
+ */
+static int mode_stream_recv(const struct opts *o)
+{
+	struct backend b;
+	backend_open(&b, o);
+	static char buf[1 << 16];
+	int l = b.socket(&b, 0, SOCK_STREAM), one = 1;
+	struct sockaddr_in at = sin_of((struct in_addr){ 0 }, o->port);
+	b.setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (o->clamp > 0 && b.setsockopt(l, IPPROTO_TCP, TCP_WINDOW_CLAMP, &o->clamp, sizeof(o->clamp)) < 0)
+		die("TCP_WINDOW_CLAMP %d: %s", o->clamp, strerror(errno));
+	if (l < 0 || b.bind(l, (struct sockaddr *)&at, sizeof(at)) < 0 || b.listen(l, 4) < 0)
+		die("listen on port %d: %s", o->port, strerror(errno));
+	fprintf(stderr, "npload: stream-recv ready\n");
+	if (!b.wait(&b, l, POLLIN, 30000))
+		die("no connection within 30 s");
+	int fd = b.accept(l, NULL, NULL);
+	if (fd < 0)
+		die("accept: %s", strerror(errno));
+	b.set_nonblock(fd);
+	unsigned long long bytes = 0, win_bytes = 0;
+	double t_first = 0, t_win = 0, t_last = 0, cpu_win = -1;
+	for (;;) {
+		ssize_t n = b.recvfrom(fd, buf, sizeof(buf), 0, NULL, NULL);
+		double t = now_s();
+		if (n > 0) {
+			if (!t_first)
+				t_first = t;
+			bytes += (unsigned long long)n;
+			t_last = t;
+			if (cpu_win < 0 && t >= t_first + o->warmup) {
+				cpu_win = cpu_s();
+				t_win = t;
+				win_bytes = bytes;
+			}
+			if (cpu_win >= 0 && t >= t_win + o->duration)
+				break;
+			continue;
+		}
+		if (n == 0 || stopping)
+			break;
+		if (errno != EAGAIN && errno != EINTR)
+			die("recv: %s", strerror(errno));
+		if (!b.wait(&b, fd, POLLIN, 2000) && !stopping && bytes)
+			break;   /* the sender went quiet */
+	}
+	double cpu = cpu_s();
+	if (cpu_win < 0)
+		die("the stream ended before the measurement began (%llu bytes)", bytes);
+	double secs = t_last - t_win;
+	unsigned long long got = bytes - win_bytes;
+	double segs = (double)got / 1448.0;
+	printf("npload mode=stream-recv backend=%s bytes=%llu seconds=%.3f gbps=%.3f cpu_s=%.6f cpu_ns_per_pkt=%.1f "
+	       "offload=%d\n",
+	       b.name, got, secs, secs > 0 ? (double)got * 8 / secs / 1e9 : 0.0, cpu - cpu_win,
+	       segs > 0 ? (cpu - cpu_win) * 1e9 / segs : 0.0, o->offload);
+	fflush(stdout);
+	const char *pc = getenv("NPLOAD_COUNTERS");
+	if (pc && *pc == '1' && b.nst)
+		np_stack_print_counters(b.st[0], stderr);
+	b.close(fd);
+	b.close(l);
+	backend_close(&b);
+	return got ? 0 : 1;
+}
+
+/*
+ * The sending end: connects to --dst and writes 64 KiB chunks (TCP), or
+ * --size datagrams as fast as they go (UDP: the load for tap-drain), for
+ * --warmup + --duration seconds; goodput over the last --duration.
+ */
+static int mode_stream_send(const struct opts *o)
+{
+	struct backend b;
+	backend_open(&b, o);
+	int type = sock_type(o);
+	static char buf[1 << 16];
+	memset(buf, 'z', sizeof(buf));
+	struct sockaddr_in dst;
+	parse_dst(o->dst, &dst);
+	int fd = b.socket(&b, 0, type);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	/* Non-blocking connect: a polled netpath stack runs only inside b.wait. */
+	b.set_nonblock(fd);
+	if (b.connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS)
+		die("connect %s: %s", o->dst, strerror(errno));
+	if (type == SOCK_STREAM && !b.wait(&b, fd, POLLOUT, 10000))
+		die("connect %s: no answer in 10 s", o->dst);
+	size_t chunk = type == SOCK_STREAM ? sizeof(buf) : (size_t)o->size;
+	/*
+	 * UDP load for tap-drain: the kernel's UDP GSO (UDP_SEGMENT), one send of
+	 * up to 64 KiB cut into --size datagrams at the device, so the sender's
+	 * system calls do not bound what the reader sees; plain sends without it.
+	 */
+	if (type == SOCK_DGRAM && !b.nst && o->size > 0) {
+		int seg = o->size;
+		if (setsockopt(fd, IPPROTO_UDP, 103 /* UDP_SEGMENT */, &seg, sizeof(seg)) == 0)
+			chunk = (size_t)o->size * (size_t)(65000 / (o->size + 28));
+	}
+	unsigned long long bytes = 0, win_bytes = 0;
+	double t0 = now_s(), t_win = t0 + o->warmup, t_end = t_win + o->duration, cpu_win = -1;
+	while (!stopping) {
+		double t = now_s();
+		if (cpu_win < 0 && t >= t_win) {
+			cpu_win = cpu_s();
+			win_bytes = bytes;
+		}
+		if (t >= t_end)
+			break;
+		ssize_t n = b.sendto(fd, buf, chunk, MSG_NOSIGNAL, NULL, 0);
+		if (n > 0) {
+			bytes += (unsigned long long)n;
+			continue;
+		}
+		if (n < 0 && (errno == ECONNRESET || errno == EPIPE || errno == ENETUNREACH))
+			break;   /* the receiver has measured enough and closed */
+		if (n < 0 && errno != EAGAIN && errno != EINTR && errno != ENOBUFS && errno != ECONNREFUSED)
+			die("send: %s", strerror(errno));
+		b.wait(&b, fd, POLLOUT, 100);
+	}
+	double cpu = cpu_s(), secs = now_s() - t_win;
+	unsigned long long got = bytes - win_bytes;
+	double segs = (double)got / 1448.0;
+	printf("npload mode=stream-send backend=%s proto=%s bytes=%llu seconds=%.3f gbps=%.3f cpu_s=%.6f "
+	       "cpu_ns_per_pkt=%.1f\n",
+	       b.name, o->proto, got, secs, secs > 0 ? (double)got * 8 / secs / 1e9 : 0.0, cpu_win >= 0 ? cpu - cpu_win : 0.0,
+	       segs > 0 && cpu_win >= 0 ? (cpu - cpu_win) * 1e9 / segs : 0.0);
+	fflush(stdout);
+	b.close(fd);
+	backend_close(&b);
+	return got ? 0 : 1;
+}
+
+/*
+ * The raw TAP read ceiling: read() frames (with --offload on: with a
+ * virtio-net header, TUN_F_CSUM|TUN_F_TSO4, so super-frames arrive whole)
+ * and count their bytes; ARP requests are answered so the kernel sends.
+ * Runs until SIGTERM or --warmup + --duration after the first frame.
+ */
+static int mode_tap_drain(const struct opts *o)
+{
+	static const uint8_t mymac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x03 };
+	static uint8_t f[65536 + 64];
+	uint8_t tmp[16];
+	if (!o->tap)
+		die("tap-drain needs --tap IF");
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die("/dev/net/tun: %s", strerror(errno));
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (o->offload ? IFF_VNET_HDR : 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", o->tap);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		die("TUNSETIFF %s: %s", o->tap, strerror(errno));
+	size_t hl = 0;
+	if (o->offload) {
+		int sz = 10;
+		hl = 10;
+		if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0 || ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0)
+			die("vnet header / offloads on %s: %s", o->tap, strerror(errno));
+	}
+	fprintf(stderr, "npload: tap-drain ready on %s\n", o->tap);
+	unsigned long long bytes = 0, win_bytes = 0, frames = 0, win_frames = 0;
+	double t_first = 0, t_win = 0, t_last = 0, cpu_win = -1;
+	while (!stopping) {
+		ssize_t n = read(fd, f, sizeof(f));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("read: %s", strerror(errno));
+		}
+		if ((size_t)n < hl + 14)
+			continue;
+		uint8_t *e = f + hl;
+		size_t len = (size_t)n - hl;
+		uint16_t et = get16(e + 12);
+		if (et == 0x0806 && len >= 42 && get16(e + 20) == 1) {
+			memcpy(e, e + 6, 6);
+			memcpy(e + 6, mymac, 6);
+			e[21] = 2;
+			memcpy(tmp, e + 22, 10);
+			memcpy(e + 22, mymac, 6);
+			memcpy(e + 28, e + 38, 4);
+			memcpy(e + 32, tmp, 10);
+			memset(f, 0, hl);
+			if (write(fd, f, (size_t)n) < 0 && errno != EINTR)
+				die("write: %s", strerror(errno));
+			continue;
+		}
+		if (et != 0x0800 || len < 14 + 28)
+			continue;
+		double t = now_s();
+		if (!t_first)
+			t_first = t;
+		/* Payload above IP and UDP/TCP headers, as the stacks' goodput counts it. */
+		size_t ihl = (size_t)(e[14] & 15) * 4, l4 = e[23] == 6 ? (size_t)(e[14 + ihl + 12] >> 4) * 4 : 8;
+		bytes += len > 14 + ihl + l4 ? len - 14 - ihl - l4 : 0;
+		frames++;
+		t_last = t;
+		if (cpu_win < 0 && t >= t_first + o->warmup) {
+			cpu_win = cpu_s();
+			t_win = t;
+			win_bytes = bytes;
+			win_frames = frames;
+		}
+		if (cpu_win >= 0 && t >= t_win + o->duration)
+			break;
+	}
+	double cpu = cpu_s();
+	if (cpu_win < 0)
+		die("no frames to measure");
+	double secs = t_last - t_win;
+	unsigned long long got = bytes - win_bytes;
+	double segs = (double)got / 1448.0;
+	printf("npload mode=tap-drain bytes=%llu frames=%llu seconds=%.3f gbps=%.3f cpu_s=%.6f cpu_ns_per_pkt=%.1f "
+	       "offload=%d\n",
+	       got, frames - win_frames, secs, secs > 0 ? (double)got * 8 / secs / 1e9 : 0.0, cpu - cpu_win,
+	       segs > 0 ? (cpu - cpu_win) * 1e9 / segs : 0.0, o->offload);
+	fflush(stdout);
+	close(fd);
+	return got ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -1041,6 +1673,18 @@ int main(int argc, char **argv)
 		return mode_memcpy(&o);
 	if (!strcmp(o.mode, "probe"))
 		return mode_probe(&o);
+	if (!strcmp(o.mode, "crr-client"))
+		return mode_crr_client(&o);
+	if (!strcmp(o.mode, "rr-scale"))
+		return mode_rr_scale(&o);
+	if (!strcmp(o.mode, "conn-max"))
+		return mode_conn_max(&o);
+	if (!strcmp(o.mode, "stream-recv"))
+		return mode_stream_recv(&o);
+	if (!strcmp(o.mode, "stream-send"))
+		return mode_stream_send(&o);
+	if (!strcmp(o.mode, "tap-drain"))
+		return mode_tap_drain(&o);
 	usage(stderr);
 	return 2;
 }
