@@ -290,10 +290,13 @@ static ssize_t inet_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		lock_sock(sk);
 		ssize_t n = sk->sk_prot->recvmsg(sk, msg, len, flags, &addr_len);
 		release_sock(sk);
-		if (n != -EAGAIN)
+		/* MSG_ERRQUEUE never waits (Linux's ip_recv_error): an empty error queue is EAGAIN at once. */
+		if (n != -EAGAIN || (flags & MSG_ERRQUEUE))
 			return n;
-		if (sk->sk_shutdown & RCV_SHUTDOWN)
+		if (sk->sk_shutdown & RCV_SHUTDOWN) {
+			msg->msg_namelen = 0;   /* end of file: no datagram, so no address (addrlen 0, as Linux) */
 			return 0;
+		}
 		if (nonblock)
 			return -EAGAIN;
 		int w = sk_wait_event(sk, &sk->sk_wq, deadline);

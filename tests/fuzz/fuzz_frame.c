@@ -8,6 +8,8 @@
  *   mode bit 0: recompute IP/TCP/UDP/ICMP checksums before injecting
  *               (mutations get past verification); clear: inject as is.
  *   mode bit 1: advance the clock 250 ms after each frame (timers run).
+ *   mode bit 2: frames arrive CHECKSUM_UNNECESSARY (a NIC verified them):
+ *               TCP and UDP checksum checks are off, mutations get through.
  * Our address 10.0.0.1 and MAC come from fuzz_common.h; the seed corpus
  * (tests/fuzz/corpus/fuzz_frame) holds real frames addressed to them.
  */
@@ -58,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += len;
 		if (mode & 1)
 			fz_fix_checksums(f, len);
-		fz_inject(&e, f, len);
+		fz_inject_csum(&e, f, len, mode & 4);
 		if (mode & 2)
 			fz_advance(&e, 250);
 		/* Drain what the sockets received, as an application would. */

@@ -1,19 +1,34 @@
 /*
- * libFuzzer target: a multi-packet TCP session. One stack holds a listener
- * on port 80 (the "server": the fuzzer's peer connects from port 40000) and
- * a socket that connects out to the peer at 10.0.0.2:5000 (the "client").
+ * libFuzzer target: a multi-packet TCP and UDP session. One stack holds a
+ * TCP listener on port 80 (the "server": the fuzzer's peer connects from
+ * port 40000), a TCP socket that connects out to the peer at 10.0.0.2:5000
+ * (the "client"), a UDP server socket on port 53 and a UDP client bound to
+ * 10.0.0.1:45001 and connected to the peer at 10.0.0.2:5353.
  * The fuzzer plays the peer, segment by segment, with clock advances and
  * application calls in between; sequence and acknowledgment numbers are
  * given relative to what the harness has seen (the peer's next sequence
  * number, the end of what the stack sent), so small mutations stay near the
  * window, and every checksum is made right.
  * Input: records of 12 bytes:
- *   [0] op % 8: 0 advance clock by be16([1..2]) ms; 1-2 inject a segment;
+ *   [0] op % 12: 0 advance clock by be16([1..2]) ms; 1-2 inject a segment;
  *               3 send [1]*16 bytes; 4 recv; 5 shutdown(SHUT_WR); 6 close;
- *               7 accept
+ *               7 accept; 8 inject a UDP datagram; 9 UDP send; 10 UDP recv;
+ *               11 inject an ICMP error quoting the last TCP or UDP packet
  *   segment: [1]&1 flow (0 server, 1 client), [2] flags, [3..4] seq delta
  *   (int16), [5..6] ack delta (int16), [7..8] window, [9] payload length,
  *   [10] option set (see opts()), [11] urgent pointer low byte.
+ *   datagram (8): [1]&1 flow (0 to port 53, 1 to the client), [1]&2 from a
+ *   port the client is not connected to, [1]&4 to a closed port, [1]&8 to
+ *   the subnet broadcast; [2..3] payload length (% 1473), [4]&1 checksum 0,
+ *   [4]&2 UDP length field += (int8)[5], [4]&4 fragment it (first part [6]*8).
+ *   UDP send (9): [2..3] length (% 2000: the long ones fragment), [4]&1 to a
+ *   closed peer port. UDP recv (10): [2]&1 MSG_PEEK, [2]&2 MSG_TRUNC, [3] size.
+ *   ICMP (11): [1]&1 quote UDP (else TCP), [2] type, [3] code, [4..5]
+ *   next-hop MTU, [6] bytes of the quote beyond the IP header (at most 28).
+ * The UDP server echoes what it reads (sendto back to the sender), as a
+ * DNS server would answer.
+ * Checksums are made right by the harness (fz_fix_checksums), so a mutation
+ * reaches the code behind checksum verification.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +38,7 @@
 
 #include "fuzz_common.h"
 #include "netpath/socket.h"
+#include "wire/icmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,6 +53,10 @@ struct sess {
 	struct fz_env e;
 	struct flow fl[2];
 	int lfd;
+	int ufd[2];            /* UDP: [0] server on port 53, [1] client connected to 10.0.0.2:5353 */
+	uint8_t last_tcp[128], last_udp[128];   /* IP header + start of the last TCP / UDP packet sent */
+	size_t last_tcp_len, last_udp_len;
+	uint16_t ip_id;
 };
 
 /* Every segment the stack sends updates our_end for its flow. */
@@ -45,6 +65,14 @@ static netdev_tx_t sess_xmit(struct sk_buff *skb, struct net_device *dev)
 	struct sess *ss = *(struct sess **)dev->priv;
 	struct ipv4_repr ip;
 	struct tcp_repr th;
+	if (skb->len > ETH_HLEN && ipv4_parse(skb->data + ETH_HLEN, skb->len - ETH_HLEN, &ip) == 0 &&
+	    (ip.protocol == IPPROTO_TCP_ || ip.protocol == IPPROTO_UDP_)) {
+		/* Kept for op 11: ICMP errors quote what the stack sent. */
+		uint8_t *q = ip.protocol == IPPROTO_TCP_ ? ss->last_tcp : ss->last_udp;
+		size_t n = skb->len - ETH_HLEN < 128 ? skb->len - ETH_HLEN : 128;
+		memcpy(q, skb->data + ETH_HLEN, n);
+		*(ip.protocol == IPPROTO_TCP_ ? &ss->last_tcp_len : &ss->last_udp_len) = n;
+	}
 	if (skb->len > ETH_HLEN && ipv4_parse(skb->data + ETH_HLEN, skb->len - ETH_HLEN, &ip) == 0 &&
 	    ip.protocol == IPPROTO_TCP_ &&
 	    tcp_parse(skb->data + ETH_HLEN + ip.ihl, ip.tot_len - ip.ihl, &th) == 0) {
@@ -121,6 +149,97 @@ static void seg(struct sess *ss, const uint8_t *r)
 	fz_inject(&ss->e, f, len);
 }
 
+/* An Ethernet + IPv4 header from the peer in f; returns the IP header's start. */
+static uint8_t *peer_ip(struct sess *ss, uint8_t *f, uint8_t proto, size_t l4len, uint32_t daddr, uint16_t frag)
+{
+	struct eth_repr eth = { .ethertype = ETH_P_IP };
+	memcpy(eth.dst, ss->e.dev->dev_addr, 6);
+	memcpy(eth.src, fz_peer_mac, 6);
+	eth_emit(&eth, f, ETH_HLEN);
+	struct ipv4_repr ip = { .tot_len = (uint16_t)(IPV4_HLEN_MIN + l4len), .id = ++ss->ip_id, .ttl = 64,
+				.frag_off = frag, .protocol = proto, .saddr = FZ_PEER_IP, .daddr = daddr };
+	ipv4_emit(&ip, f + ETH_HLEN, IPV4_HLEN_MIN);
+	return f + ETH_HLEN;
+}
+
+/* Op 8: a UDP datagram from the peer, whole or in two fragments. */
+static void udp_in(struct sess *ss, const uint8_t *r)
+{
+	static uint8_t f[ETH_HLEN + IPV4_HLEN_MIN + 8 + 1472];
+	size_t plen = be16_get(r + 2) % 1473;
+	uint16_t sport = (r[1] & 2) ? 5354 : 5353;
+	uint16_t dport = (r[1] & 4) ? 9 : (r[1] & 1) ? 45001 : 53;
+	uint32_t daddr = (r[1] & 8) ? FZ_IP(10, 0, 0, 255) : FZ_OUR_IP;
+	uint8_t *ip = peer_ip(ss, f, IPPROTO_UDP_, 8 + plen, daddr, 0);
+	uint8_t *uh = ip + IPV4_HLEN_MIN;
+	be16_put(uh, sport);
+	be16_put(uh + 2, dport);
+	be16_put(uh + 4, (uint16_t)(8 + plen));
+	for (size_t i = 0; i < plen; i++)
+		uh[8 + i] = (uint8_t)(i * 7 + r[7]);
+	size_t len = ETH_HLEN + IPV4_HLEN_MIN + 8 + plen;
+	fz_fix_checksums(f, len);
+	if (r[4] & 1)
+		be16_put(uh + 6, 0);
+	if (r[4] & 2)
+		be16_put(uh + 4, (uint16_t)(8 + plen + (int8_t)r[5]));   /* after the checksum: a lie */
+	if (!(r[4] & 4)) {
+		fz_inject(&ss->e, f, len);
+		return;
+	}
+	/* Two fragments: the first [6]*8 bytes of the UDP datagram, then the rest. */
+	size_t l4 = 8 + plen, first = (size_t)r[6] * 8;
+	if (first == 0 || first >= l4)
+		first = (l4 / 2) & ~(size_t)7;
+	if (first == 0) {
+		fz_inject(&ss->e, f, len);
+		return;
+	}
+	static uint8_t g[ETH_HLEN + IPV4_HLEN_MIN + 8 + 1472];
+	uint16_t id = ss->ip_id + 1;
+	memcpy(g, f, ETH_HLEN);
+	uint8_t *gi = peer_ip(ss, g, IPPROTO_UDP_, l4 - first, daddr, (uint16_t)(first / 8));
+	memcpy(gi + IPV4_HLEN_MIN, uh + first, l4 - first);
+	be16_put(gi + 4, id);
+	be16_put(ip + 2, (uint16_t)(IPV4_HLEN_MIN + first));
+	be16_put(ip + 4, id);
+	be16_put(ip + 6, IP_MF);
+	fz_fix_checksums(f, ETH_HLEN + IPV4_HLEN_MIN + first);
+	fz_fix_checksums(g, ETH_HLEN + IPV4_HLEN_MIN + l4 - first);
+	if (r[7] & 1) {
+		fz_inject(&ss->e, g, ETH_HLEN + IPV4_HLEN_MIN + l4 - first);
+		fz_inject(&ss->e, f, ETH_HLEN + IPV4_HLEN_MIN + first);
+	} else {
+		fz_inject(&ss->e, f, ETH_HLEN + IPV4_HLEN_MIN + first);
+		fz_inject(&ss->e, g, ETH_HLEN + IPV4_HLEN_MIN + l4 - first);
+	}
+}
+
+/* Op 11: an ICMP error from the peer quoting the last TCP or UDP packet the stack sent. */
+static void icmp_in(struct sess *ss, const uint8_t *r)
+{
+	const uint8_t *q = (r[1] & 1) ? ss->last_udp : ss->last_tcp;
+	size_t qlen = (r[1] & 1) ? ss->last_udp_len : ss->last_tcp_len;
+	if (qlen < IPV4_HLEN_MIN)
+		return;
+	size_t want = IPV4_HLEN_MIN + (r[6] % 29);
+	if (qlen > want)
+		qlen = want;
+	uint8_t f[ETH_HLEN + IPV4_HLEN_MIN + 8 + 128];
+	uint8_t *ip = peer_ip(ss, f, IPPROTO_ICMP_, 8 + qlen, FZ_OUR_IP, 0);
+	uint8_t *ic = ip + IPV4_HLEN_MIN;
+	static const uint8_t types[4] = { ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB, ICMP_SOURCE_QUENCH };
+	ic[0] = (r[2] & 0x80) ? r[2] : types[r[2] & 3];
+	ic[1] = r[3] % 16;
+	be16_put(ic + 2, 0);
+	be16_put(ic + 4, 0);
+	be16_put(ic + 6, be16_get(r + 4));   /* next-hop MTU for "fragmentation needed" */
+	memcpy(ic + 8, q, qlen);
+	size_t len = ETH_HLEN + IPV4_HLEN_MIN + 8 + qlen;
+	fz_fix_checksums(f, len);
+	fz_inject(&ss->e, f, len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sess ss;
@@ -129,6 +248,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_setup(e);
 	e->dev->netdev_ops = &sess_ops;
 	*(struct sess **)e->dev->priv = &ss;
+	static int trace = -1;   /* FUZZ_TRACE set: print every packet's path (to see what a seed does) */
+	if (trace < 0)
+		trace = getenv("FUZZ_TRACE") != NULL;
+	if (trace)
+		np_stack_trace(e->s, NP_TRACE_PATHS, stderr);
 
 	ss.lfd = np_socket(e->s, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
@@ -143,13 +267,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sockaddr_in p = { .sin_family = AF_INET, .sin_port = htons(5000) };
 	p.sin_addr.s_addr = htonl(FZ_PEER_IP);
 	np_connect(ss.fl[1].fd, (struct sockaddr *)&p, sizeof(p));
+	ss.ufd[0] = np_socket(e->s, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	a.sin_port = htons(53);
+	np_bind(ss.ufd[0], (struct sockaddr *)&a, sizeof(a));
+	ss.ufd[1] = np_socket(e->s, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	me.sin_port = htons(45001);
+	np_bind(ss.ufd[1], (struct sockaddr *)&me, sizeof(me));
+	struct sockaddr_in up = p;
+	up.sin_port = htons(5353);
+	np_connect(ss.ufd[1], (struct sockaddr *)&up, sizeof(up));
 	fz_settle(e);
 
 	static char buf[65536];
 	for (size_t off = 0; off + 12 <= size; off += 12) {
 		const uint8_t *r = data + off;
 		struct flow *fl = &ss.fl[r[1] & 1];
-		switch (r[0] % 8) {
+		switch (r[0] % 12) {
 		case 0:
 			fz_advance(e, be16_get(r + 1));
 			break;
@@ -181,6 +314,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (ss.fl[0].fd < 0)
 				ss.fl[0].fd = np_accept(ss.lfd, NULL, NULL);
 			break;
+		case 8:
+			udp_in(&ss, r);
+			break;
+		case 9: {
+			size_t n = be16_get(r + 2) % 2000;
+			memset(buf, 'u', n);
+			struct sockaddr_in to = up;
+			if (r[4] & 1)
+				to.sin_port = htons(9);
+			if (r[1] & 1)
+				np_send(ss.ufd[1], buf, n, MSG_DONTWAIT);
+			else
+				np_sendto(ss.ufd[0], buf, n, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to));
+			break;
+		}
+		case 10: {
+			int rf = MSG_DONTWAIT | ((r[2] & 1) ? MSG_PEEK : 0) | ((r[2] & 2) ? MSG_TRUNC : 0);
+			size_t want = r[3] ? (size_t)r[3] * 8 : sizeof(buf);
+			struct sockaddr_in from;
+			socklen_t fl_len = sizeof(from);
+			ssize_t n = np_recvfrom(ss.ufd[r[1] & 1], buf, want, rf, (struct sockaddr *)&from, &fl_len);
+			if (n > 65535 || (n > (ssize_t)want && !(rf & MSG_TRUNC)))
+				abort();   /* a datagram never outgrows what was asked (or MSG_TRUNC's real length) */
+			/* The server answers, as a DNS server would. */
+			if (n >= 0 && !(r[1] & 1))
+				np_sendto(ss.ufd[0], buf, (size_t)n < want ? (size_t)n : want, MSG_DONTWAIT,
+					  (struct sockaddr *)&from, fl_len);
+			break;
+		}
+		case 11:
+			icmp_in(&ss, r);
+			break;
 		}
 		fz_settle(e);
 	}
@@ -189,6 +354,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ss.fl[i].fd >= 0)
 			np_close(ss.fl[i].fd);
 	np_close(ss.lfd);
+	np_close(ss.ufd[0]);
+	np_close(ss.ufd[1]);
 	fz_advance(e, 300000);
 	fz_teardown(e);
 	return 0;

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of each fuzz target (tests/fuzz/corpus/<target>/).
 
+Two kinds of seeds: hand-built ones (below) and ones cut from a real
+capture of the Linux kernel talking to netpath (corpus_from_pcap.py, run
+at the end, from tests/fuzz/captures/kernel_to_netpath.pcap; the pcap is
+recorded again with capture_seeds.sh).
+
 Each seed is a small, valid input in the target's format (see the comment
 at the top of each fuzz_*.c): real frames addressed to the fuzz stack
 (us 10.0.0.1, MAC 02:00:00:00:00:01; peer 10.0.0.2, MAC 02:00:00:00:00:02),
@@ -10,6 +15,7 @@ Run it again after changing an input format: python3 tests/fuzz/make_corpus.py
 import os
 import socket
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 US_MAC = bytes([2, 0, 0, 0, 0, 1])
@@ -129,6 +135,77 @@ def main() -> None:
           seg(0, 0x02, dseq=5) + seg(0, 0x10, dack=3000))
     write("fuzz_tcp_session", "retransmit", seg(0, 0x02, opt=1) + seg(0, 0x10) + app(7) + app(3, 0, 200) +
           app(0, 0x10, 0x00) + seg(0, 0x10, opt=3) + app(0, 0xFF, 0xFF))
+
+    # UDP records (same 12 bytes): 8 datagram in, 9 send, 10 recv, 11 ICMP error quoting what we sent.
+    def rec(op, *b):
+        b = bytes(b)
+        return bytes([op]) + b + b"\0" * (11 - len(b))
+    def dgram(bits, plen, fl=0, adj=0, first=0, salt=0):
+        return rec(8, bits, plen >> 8, plen & 0xFF, fl, adj & 0xFF, first, salt)
+    udp_seed = (dgram(0, 40) + rec(10, 0) + dgram(1, 100) + rec(10, 1, 2, 4) + rec(9, 1, 0, 200) +
+                rec(11, 1, 0, 3, 0, 0, 28) + rec(10, 1) + rec(9, 0, 0x05, 0xDC) + rec(0, 0, 50) +
+                dgram(0, 1400, 4, 0, 90, 1) + rec(10, 0) + dgram(2 | 1, 10) + rec(10, 1) + dgram(4, 30) +
+                dgram(8, 16) + dgram(0, 20, 1) + dgram(0, 20, 2, 0xFC) + rec(10, 0))
+    write("fuzz_tcp_session", "udp_exchange", udp_seed)
+    pmtu = (seg(0, 0x02, opt=1) + seg(0, 0x10) + app(7) + app(3, 0, 90) +
+            rec(11, 0, 0, 4, 0x02, 0x40, 28) + app(0, 0x01, 0x00) + seg(0, 0x10) +
+            rec(11, 0, 0, 1, 0, 0, 28) + rec(11, 0, 1, 0, 0, 0, 8) + app(0, 0x10, 0x00))
+    write("fuzz_tcp_session", "icmp_errors", pmtu)
+
+    socket_api_seeds()
+    sys.dont_write_bytecode = True  # no __pycache__ in the tree
+    import corpus_from_pcap  # the seeds cut from the real capture
+    corpus_from_pcap.main()
+
+
+def socket_api_seeds() -> None:
+    """Records of 8 bytes (see fuzz_socket_api.c): op, slot, a, b, c (be16), d (be16)."""
+    def r(op, slot=0, a=0, b=0, c=0, d=0):
+        return struct.pack("!BBBBHH", op, slot, a, b, c, d)
+    # Address selector: ip index (0 any, 1 A, 2 B, 3 lo, 7 silent host) | port index << 3 (1: 80, 2: 81, 3: c).
+    A80, B80, B81, LO80, SILENT80 = 0x09, 0x0A, 0x12, 0x0B, 0x0F
+    TCP_B, TCP_A, UDP_B, UDP_A = 0x80, 0x00, 0x81, 0x01
+    adv = lambda ms: r(16, 0, 0, 0, ms)
+    tcp = (r(0, 0, TCP_B) + r(9, 0, 0, 0, 0x0100) + r(1, 0, B80) + r(2, 0, 0, 4) +
+           r(0, 1, TCP_A) + r(3, 1, B80) + adv(10) + r(4, 0, 1) +
+           r(5, 1, 0, 0, 1000) + adv(10) + r(7, 2, 0, 0, 2000) +
+           r(5, 2, 0, 0, 500) + r(17, 0, 3) + r(7, 1, 1, 0, 100) + r(7, 1, 0, 0, 600) +
+           r(11, 1, 0, 1) + adv(10) + r(7, 2, 0, 0, 100) + r(15, 2, 1) + r(15, 1, 0) +
+           r(12, 2) + r(12, 1) + r(12, 0) + r(19) + r(19))
+    write("fuzz_socket_api", "tcp_exchange", tcp)
+    udp = (r(0, 0, UDP_B) + r(1, 0, B81) + r(0, 1, UDP_A) + r(1, 1, A80) + r(3, 1, B81) +
+           r(5, 1, 0, 0, 300) + r(6, 1, 0, B81, 40) + adv(5) + r(8, 0, 0, 0, 2000) +
+           r(7, 0, 2, 0, 10) + r(6, 0, 0, A80, 1472) + adv(5) + r(18, 1, 1, 0, 4000, 0x4000) +
+           r(0, 3, UDP_A) + r(3, 3, 0x1A, 0, 9) + r(5, 3, 0, 0, 20) + adv(100) + r(7, 3, 0, 0, 100) +
+           r(10, 3, 0, 9) + r(6, 1, 0x80, 0x1A, 0x7000, 9) + adv(5) +
+           r(12, 0) + r(12, 1) + r(12, 3))
+    write("fuzz_socket_api", "udp_exchange", udp)
+    opts = r(0, 0, TCP_A)
+    for lvl in (0, 2, 3, 5):
+        for name in range(16):
+            opts += r(9, 0, lvl, name, 0x0100) + r(10, 0, lvl, name)
+    opts += (r(9, 0, 0, 15, 0x0100, 0x0500) + r(14, 0, 0) + r(14, 0, 1) + r(15, 0, 0) + r(15, 0, 1) +
+             r(13, 0, 0x01, 3, 0x0007) + r(12, 0))
+    write("fuzz_socket_api", "sockopts", opts)
+    lo = (r(0, 0, TCP_A) + r(1, 0, LO80) + r(2, 0, 0, 2) + r(0, 1, TCP_A) + r(3, 1, LO80) + r(17, 0, 0) +
+          r(4, 0, 0) + r(3, 1, LO80) + r(5, 1, 0, 0, 3000) + r(17) + r(7, 2, 4, 0, 3000) +
+          r(9, 2, 0, 15, 0x0100, 0x0500) + r(12, 2) + adv(1) + r(7, 1, 0, 0, 10) + r(12, 1) + r(12, 0) + r(19))
+    write("fuzz_socket_api", "loopback_abort", lo)
+    fail = (r(0, 0, TCP_A) + r(3, 0, SILENT80) + r(0, 1, TCP_A) + r(3, 1, B81) + adv(50) + r(10, 1, 0, 9) +
+            r(3, 1, B81) + r(0, 2, UDP_A) + r(6, 2, 0, SILENT80, 64) + r(16, 0, 0x80, 0, 2000) +
+            r(10, 0, 0, 9) + r(3, 0, SILENT80) + r(19) + r(12, 0) + r(12, 1) + r(12, 2))
+    write("fuzz_socket_api", "failures", fail)
+    # Regressions of bugs this target found (each failed the wire or errno checks before its fix).
+    # An abortive close (SO_LINGER 0) and a close with unread data sent their RST from port 0.
+    write("fuzz_socket_api", "regress_close_unread_rst",
+          r(0, 0, TCP_B) + r(1, 0, B80) + r(2, 0, 0, 4) + r(0, 1, TCP_A) + r(3, 1, B80) + adv(10) + r(4, 0) +
+          r(5, 1, 0, 0, 100) + adv(10) + r(12, 2) + adv(10) + r(7, 1, 0, 0, 100) + r(12, 1) + r(12, 0) + r(19))
+    # recvfrom after shutdown(SHUT_RD) on UDP returned 0 with addrlen 16 and an unwritten address.
+    write("fuzz_socket_api", "regress_udp_recvfrom_after_shutdown",
+          r(0, 0, UDP_B) + r(1, 0, B81) + r(11, 0, 0, 0) + r(8, 0, 0, 0, 2000) + r(18, 0, 1, 0, 100, 0x4000) +
+          r(8, 0, 0x60, 0, 100))   # ... and recvfrom(MSG_ERRQUEUE) then returned 0 (EOF) instead of EAGAIN
+    # setsockopt(TCP_CONGESTION, NULL, 0) passed NULL to memcpy (UBSan).
+    write("fuzz_socket_api", "regress_tcp_congestion_null", r(0, 0, TCP_A) + r(9, 0, 3, 9, 0, 0x8040))
 
 
 if __name__ == "__main__":

@@ -806,7 +806,8 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 	if (optname == TCP_CONGESTION) {
 		char name[16];
 		size_t n = optlen < sizeof(name) - 1 ? optlen : sizeof(name) - 1;
-		memcpy(name, optval, n);
+		if (n)
+			memcpy(name, optval, n);   /* optval may be NULL when optlen is 0: "" is no algorithm, ENOENT */
 		name[n] = 0;
 		const struct tcp_congestion_ops *ca = tcp_ca_find(name);
 		if (!ca)

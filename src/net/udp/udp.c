@@ -987,8 +987,13 @@ static ssize_t udp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 	if (err)
 		return err;
 	struct sk_buff *skb = skb_recv_datagram(sk, flags);
-	if (!skb)
-		return (sk->sk_shutdown & RCV_SHUTDOWN) ? 0 : -EAGAIN;
+	if (!skb) {
+		if (!(sk->sk_shutdown & RCV_SHUTDOWN))
+			return -EAGAIN;
+		/* End of file after shutdown(SHUT_RD): no datagram, so no address (Linux returns addrlen 0). */
+		msg->msg_namelen = 0;
+		return 0;
+	}
 
 	size_t ulen = skb->len, copied = len;
 	if (copied > ulen)
