@@ -863,3 +863,9 @@ fi
 
 # ---- the table and the JSON ----
 python3 bench/report.py "$REC" "$OUT" --runs "$RUNS" --duration "$DUR"
+# ---- issue 6's targets, judged on this run ----
+if [ -z "$ONLY" ]; then
+	echo
+	echo "Targets (bench/targets.py $OUT):"
+	python3 bench/targets.py "$OUT"
+fi
