@@ -46,7 +46,7 @@ np_build() {
 }
 
 NP_BUILD_PACKAGES=(cmake gcc make pkg-config libpcap-dev libcmocka-dev)
-NP_TEST_PACKAGES=(iproute2 iputils-ping iputils-arping tshark socat netcat-openbsd iptables python3 python3-scapy curl traceroute)
+NP_TEST_PACKAGES=(iproute2 iputils-ping iputils-arping tshark socat netcat-openbsd iptables python3 python3-scapy curl traceroute ethtool util-linux)
 
 # clang and its libFuzzer runtime: tests/fuzz/run.sh (the fuzz smoke in scripts/test.sh).
 NP_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
