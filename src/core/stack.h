@@ -50,6 +50,8 @@ struct np_sysctls {
 	long somaxconn;                   /* net.core.somaxconn */
 	long tcp_rmem_default, tcp_rmem_max;
 	long tcp_wmem_default, tcp_wmem_max;
+	long tcp_window_scaling;          /* RFC 7323 window scaling offered and accepted on SYNs */
+	long tcp_moderate_rcvbuf;         /* receive-buffer autotuning up to tcp_rmem_max */
 	long tcp_fin_timeout;             /* s */
 	long tcp_keepalive_time, tcp_keepalive_intvl, tcp_keepalive_probes; /* s, s, count */
 	long tcp_retries1, tcp_retries2, tcp_orphan_retries;

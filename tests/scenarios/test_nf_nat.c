@@ -245,7 +245,8 @@ static void test_dnat_port_forward(void **state)
 	FILE *m = open_memstream(&out, &len);
 	np_nf_print(n->s[1], "nat", m);
 	fclose(m);
-	assert_non_null(strstr(out, "1        1    44 DNAT       tcp  --  eth1"));
+	/* 48 bytes: the SYN (IP 20 + TCP 20 + MSS 4 + nop,wscale 4). */
+	assert_non_null(strstr(out, "1        1    48 DNAT       tcp  --  eth1"));
 	assert_non_null(strstr(out, "to:" P_IP ":80"));
 	free(out);
 	np_close(c);
@@ -303,7 +304,7 @@ static void test_forward_filter(void **state)
 	FILE *m = open_memstream(&out, &len);
 	np_nf_print(n->s[1], "filter", m);
 	fclose(m);
-	assert_non_null(strstr(out, "Chain FORWARD (policy DROP 1 packets, 44 bytes)")); /* the SYN (its RTO is 1 s) */
+	assert_non_null(strstr(out, "Chain FORWARD (policy DROP 1 packets, 48 bytes)")); /* the SYN with MSS and WS (its RTO is 1 s) */
 	free(out);
 	assert_int_equal(np_stack_drops(n->s[1], NP_DROP_NETFILTER_DROP), 1);
 	np_close(qc);

@@ -16,9 +16,13 @@
  * H1, H2 are SipHash under the stack's secret (a different key per stack),
  * count is a 60 s clock (Linux's TCP_SYNCOOKIE_PERIOD) and mssind indexes a
  * small MSS table. The returning ACK is valid when ACK - 1 gives back a count
- * at most one period old and an index inside the table. Window scaling, SACK
- * and timestamps are not implemented in netpath; when timestamps arrive,
- * Linux encodes wscale/SACK/ECN in the low bits of TSval and so should this.
+ * at most one period old and an index inside the table.
+ * Window scaling (RFC 7323): the cookie has no room for the shifts, and
+ * Linux keeps them only in the low bits of the timestamp option, which
+ * netpath does not send. So a cookie SYN-ACK offers no WS option and a
+ * connection built from a cookie is unscaled both ways (windows <= 64 KiB),
+ * as it is in Linux without timestamps. When timestamps arrive, encode
+ * wscale/SACK/ECN in TSval as Linux's cookie_init_timestamp does.
  */
 #include <string.h>
 
@@ -222,6 +226,10 @@ int cookie_v4_check(struct sock *sk, struct sk_buff *skb, const struct tcp_repr 
 	tp->high_seq = tp->iss;
 	tp->max_packets_seq = tp->iss + 1;
 	tp->rto_us = TCP_TIMEOUT_INIT_US;
+	/* No shift survives a cookie (see the top): the ACK's window and ours are unscaled. */
+	tp->wscale_ok = 0;
+	tp->snd_wscale = 0;
+	tp->rcv_wscale = 0;
 	tp->rcv_wnd = tcp_initial_rcv_wnd(child, tp->advmss);
 	tcp_synq_add(sk, child);
 	/* The ACK now completes the handshake in the child (Linux's tcp_child_process). */

@@ -353,6 +353,13 @@ static ssize_t tcp_sendmsg_locked(struct sock *sk, const struct msghdr *msg, siz
 	struct np_stack *s = sk->stack;
 	size_t copied = 0;
 	int err;
+	/*
+	 * Linux builds 64 KiB skbs for a TSO route; here skbs stay one MSS and
+	 * tcp_tso_xmit joins them, so the send head waits for a super-packet's
+	 * worth. Otherwise a window that takes each MSS as it is written (RFC
+	 * 7323 scaling) would send every skb as its own frame.
+	 */
+	unsigned push_goal = tcp_xmit_size_goal(sk, mss_now);
 
 	while (copied < size) {
 		if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN))
@@ -402,7 +409,8 @@ static ssize_t tcp_sendmsg_locked(struct sock *sk, const struct msghdr *msg, siz
 		if (forced_push(tp)) {
 			tcp_mark_push(tp, skb);
 			__tcp_push_pending_frames(sk, mss_now, TCP_NAGLE_PUSH);
-		} else if (skb == tp->send_head) {
+		} else if (push_goal <= mss_now ? skb == tp->send_head
+			   : tp->send_head && tp->write_seq - TCP_SKB_CB(tp->send_head)->seq >= push_goal) {
 			tcp_push_one(sk, mss_now);
 		}
 		continue;
@@ -421,6 +429,7 @@ wait_for_space:
 		}
 		mss_now = tcp_current_mss(sk);
 		size_goal = mss_now;
+		push_goal = tcp_xmit_size_goal(sk, mss_now);
 	}
 	if (copied)
 		tcp_push(sk, flags, mss_now, tcp_nonagle_of(tp));
@@ -459,7 +468,7 @@ void tcp_cleanup_rbuf(struct sock *sk, int copied)
 		time_to_ack = 1;
 	if (!time_to_ack && copied > 0 && !(sk->sk_shutdown & RCV_SHUTDOWN)) {
 		uint32_t now_win = tcp_receive_window(tp);
-		if (2 * now_win <= TCP_MAX_WINDOW) {
+		if (2 * now_win <= tcp_max_rcv_window(tp)) {
 			uint32_t new_win = __tcp_select_window(sk);
 			if (new_win && new_win >= 2 * now_win)
 				time_to_ack = 1;
@@ -562,8 +571,11 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 		if (peek)
 			seq = tp->copied_seq + (uint32_t)copied;
 	}
-	if (!peek)
+	if (!peek) {
+		if (copied > 0)
+			tcp_rcv_space_adjust(sk);
 		tcp_cleanup_rbuf(sk, copied > 0 ? (int)copied : 0);
+	}
 	sock_fd_sync(sk);
 	return copied;
 }
@@ -896,6 +908,17 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 			tp->pingpong = 1;
 		}
 		break;
+	case TCP_WINDOW_CLAMP:
+		/* tcp(7): the largest window offered; 0 lifts it, only while closed. At least half of 2304 (Linux's SOCK_MIN_RCVBUF / 2). */
+		if (!val) {
+			if (sk->sk_state != TCP_CLOSE)
+				err = -EINVAL;
+			else
+				tp->window_clamp = 0;
+		} else {
+			tp->window_clamp = val < 0 ? 0x7fffffffu : (uint32_t)(val < 1152 ? 1152 : val);
+		}
+		break;
 	default:
 		err = -ENOPROTOOPT;
 		break;
@@ -942,6 +965,12 @@ static int tcp_getsockopt(struct sock *sk, int level, int optname, void *optval,
 		ti.tcpi_pmtu = tp->pmtu;
 		ti.tcpi_rcv_space = tp->rcv_wnd;
 		ti.tcpi_total_retrans = tp->total_retrans;
+		if (tp->wscale_ok && tcp_synchronized(sk->sk_state)) {
+			ti.tcpi_options |= TCPI_OPT_WSCALE;
+			ti.tcpi_snd_wscale = tp->snd_wscale & 0xf;
+			ti.tcpi_rcv_wscale = tp->rcv_wscale & 0xf;
+		}
+		ti.tcpi_rcv_rtt = tp->rcv_rtt_us;
 		socklen_t n = *optlen < sizeof(ti) ? *optlen : (socklen_t)sizeof(ti);
 		memcpy(optval, &ti, n);
 		*optlen = n;
@@ -962,6 +991,7 @@ static int tcp_getsockopt(struct sock *sk, int level, int optname, void *optval,
 	case TCP_USER_TIMEOUT: v = (int)tp->user_timeout_ms; break;
 	case TCP_LINGER2: v = tp->linger2_s > 0 ? tp->linger2_s : tp->linger2_s < 0 ? -1 : (int)sk->stack->sysctl.tcp_fin_timeout; break;
 	case TCP_QUICKACK: v = !tp->pingpong; break;
+	case TCP_WINDOW_CLAMP: v = (int)(tp->window_clamp > 0x7fffffffu ? 0x7fffffffu : tp->window_clamp); break;
 	default:
 		return -ENOPROTOOPT;
 	}

@@ -38,7 +38,8 @@ struct tcp_sock;
 #define TCP_DELACK_MIN_NS (40 * NSEC_PER_MSEC)    /* Linux's TCP_DELACK_MIN */
 #define TCP_TIMEOUT_INIT_US 1000000u              /* RFC 6298 2.1: 1 s */
 #define TCP_TIMEOUT_FALLBACK_US 3000000u          /* RFC 6298 5.7 */
-#define TCP_MAX_WINDOW 65535u                     /* no window scaling (yet) */
+#define TCP_MAX_WINDOW 65535u                     /* largest unscaled window field */
+#define TCP_MAX_WSCALE 14                         /* RFC 7323 2.3: larger shifts are clamped */
 #define TCP_MIN_USER_MSS 88                       /* Linux's TCP_MIN_MSS for TCP_MAXSEG */
 #define TCP_OFO_MAX_SEGS 512                      /* out-of-order queue segment cap */
 #define TCP_REORDERING 3                          /* dupacks before fast retransmit (RFC 5681) */
@@ -172,6 +173,10 @@ struct tcp_sock {
 	uint32_t dupacks;
 	uint8_t ca_state;
 	uint8_t high_seq_valid;
+	/* RFC 7323 window scaling (Linux's rx_opt): SYN_SENT: 1 if our SYN offered it; later: both SYNs did */
+	uint8_t wscale_ok;
+	uint8_t snd_wscale;          /* the peer's shift: received windows are << it */
+	uint8_t rcv_wscale;          /* our shift: sent windows are >> it */
 	const struct tcp_congestion_ops *ca_ops;
 	uint32_t ca_priv[TCP_CA_PRIV_WORDS];
 
@@ -207,6 +212,15 @@ struct tcp_sock {
 
 	/* RFC 5961 / out-of-window ACK rate limiting */
 	uint64_t last_oow_ack_time;
+
+	/* receive window limits and autotuning (Linux's window_clamp, rcv_rtt_est, rcvq_space) */
+	uint32_t window_clamp;       /* largest window we offer (TCP_WINDOW_CLAMP; 0 before the handshake: none) */
+	uint32_t rcv_rtt_seq;        /* RTT sample ends when rcv_nxt passes this */
+	uint32_t rcv_rtt_us;         /* receiver's RTT estimate (0: none yet) */
+	uint32_t rcvq_seq;           /* copied_seq when the current measure began */
+	uint32_t rcvq_space;         /* bytes the reader took in the last RTT (at least the initial window) */
+	uint64_t rcv_rtt_time;       /* ns when the current RTT sample began (0: none) */
+	uint64_t rcvq_time;          /* ns when the current copy measure began */
 };
 
 static inline struct tcp_sock *tcp_sk(const struct sock *sk) { return (struct tcp_sock *)(void *)sk; }
@@ -309,6 +323,8 @@ void tcp_rcv_established(struct sock *sk, struct sk_buff *skb, const struct tcp_
 /* Consumes skb: every other state. Returns 1 if the caller must answer with a RST (and then free skb). */
 int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb, const struct tcp_repr *th);
 void tcp_rtt_estimator(struct tcp_sock *tp, uint32_t rtt_us);
+/* Receive-buffer autotuning after the reader took data (Linux's tcp_rcv_space_adjust). */
+void tcp_rcv_space_adjust(struct sock *sk);
 void tcp_set_rto(struct sock *sk);
 void tcp_enter_loss(struct sock *sk);
 /* Out of window ACKs and challenge ACKs share a per-socket limit (tcp_invalid_ratelimit). */
@@ -354,6 +370,11 @@ int tcp_write_xmit(struct sock *sk, unsigned mss_now, int nonagle);
 void tcp_push_pending_frames(struct sock *sk);
 void __tcp_push_pending_frames(struct sock *sk, unsigned cur_mss, int nonagle);
 void tcp_push_one(struct sock *sk, unsigned mss_now);
+/*
+ * Linux's tcp_xmit_size_goal: unsent bytes sendmsg gathers before it pushes
+ * the send head (a super-packet's worth on a TSO route, else one MSS).
+ */
+unsigned tcp_xmit_size_goal(struct sock *sk, unsigned mss_now);
 int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb);
 void tcp_xmit_retransmit_queue(struct sock *sk);
 void tcp_send_ack(struct sock *sk);
@@ -369,8 +390,14 @@ int tcp_write_wakeup(struct sock *sk);
 void tcp_send_probe0(struct sock *sk);
 unsigned tcp_current_mss(struct sock *sk);
 void tcp_sync_mss(struct sock *sk, unsigned pmtu);
-/* Window to advertise now; updates rcv_wnd/rcv_wup (Linux's tcp_select_window). */
+/* Window to advertise now, as the 16-bit field (>> rcv_wscale); updates rcv_wnd/rcv_wup (Linux's tcp_select_window). */
 uint16_t tcp_select_window(struct sock *sk);
+/* RFC 7323: our shift for a receive space of space bytes (the smallest that fits 16 bits, at most 14). */
+uint8_t tcp_wscale_for_space(uint32_t space);
+/* Linux's tcp_select_initial_window for scaling: picks tp->rcv_wscale and window_clamp before our SYN or SYN-ACK. */
+void tcp_init_wscale(struct sock *sk, int offer);
+/* The largest window we may offer now (65535 << rcv_wscale, no more than window_clamp). */
+uint32_t tcp_max_rcv_window(const struct tcp_sock *tp);
 uint32_t __tcp_select_window(struct sock *sk);
 /* Splits skb so that it holds len bytes (the rest goes into a new skb after it). 0 or -ENOMEM. */
 int tcp_fragment(struct sock *sk, struct sk_buff *skb, uint32_t len, unsigned mss_now);

@@ -386,6 +386,10 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcp_
 	uint32_t nwin = th->window;
 	int window_changed = 0;
 
+	/* RFC 7323 2.2: every window but a SYN's counts units of the peer's shift. */
+	if (!(tcb->tcp_flags & TCPF_SYN))
+		nwin <<= tp->snd_wscale;
+
 	if (before(ack, prior_snd_una)) {
 		uint32_t max_wnd = tp->max_window ? tp->max_window : 1;
 		if (before(ack, prior_snd_una - max_wnd)) {
@@ -462,11 +466,75 @@ static void tcp_enter_quickack_mode(struct tcp_sock *tp)
 	tp->pingpong = 0;
 }
 
+/*
+ * Linux's tcp_rcv_rtt_measure (no timestamps): the time the peer takes to
+ * fill the window we offered is at least one RTT; the smallest sample is
+ * the receiver's RTT, which paces receive-buffer autotuning.
+ */
+static void tcp_rcv_rtt_measure(struct tcp_sock *tp, uint64_t now)
+{
+	if (tp->rcv_rtt_time) {
+		if (before(tp->rcv_nxt, tp->rcv_rtt_seq))
+			return;
+		uint64_t us = (now - tp->rcv_rtt_time) / NSEC_PER_USEC;
+		if (us == 0)
+			us = 1;
+		if (us > UINT32_MAX)
+			us = UINT32_MAX;
+		if (!tp->rcv_rtt_us || us < tp->rcv_rtt_us)
+			tp->rcv_rtt_us = (uint32_t)us;
+	}
+	tp->rcv_rtt_seq = tp->rcv_nxt + tp->rcv_wnd;
+	tp->rcv_rtt_time = now;
+}
+
+/*
+ * Linux's tcp_rcv_space_adjust (dynamic right-sizing): once per receiver
+ * RTT, if the reader took more than in the previous RTT, the buffer grows
+ * to hold about twice that (plus the growth rate), up to tcp_rmem_max, so
+ * the window (scaled, RFC 7323) can cover the path's bandwidth-delay
+ * product. A buffer the user fixed with SO_RCVBUF stays as it is. The
+ * buffer is a limit: nothing is allocated until data arrives.
+ */
+void tcp_rcv_space_adjust(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint64_t now = tcp_now(sk);
+	if (!tp->rcvq_time) {
+		uint32_t init = (uint32_t)TCP_INIT_CWND * tp->advmss;
+		tp->rcvq_space = tp->rcv_wnd < init ? tp->rcv_wnd : init;
+		if (!tp->rcvq_space)
+			tp->rcvq_space = tp->advmss ? tp->advmss : TCP_MSS_DEFAULT;
+		goto new_measure;
+	}
+	if (!tp->rcv_rtt_us || now - tp->rcvq_time < (uint64_t)tp->rcv_rtt_us * NSEC_PER_USEC)
+		return;
+	uint32_t copied = tp->copied_seq - tp->rcvq_seq;
+	if (copied <= tp->rcvq_space)
+		goto new_measure;
+	if (sk->stack->sysctl.tcp_moderate_rcvbuf && !(sk->sk_userlocks & SOCK_RCVBUF_LOCK)) {
+		uint64_t rcvwin = 2ull * copied + 16ull * tp->advmss;
+		uint64_t grow = rcvwin * (copied - tp->rcvq_space) / tp->rcvq_space;
+		rcvwin += grow << 1;
+		/* The buffer that offers rcvwin (the inverse of tcp_win_from_space: half is overhead). */
+		uint64_t rcvbuf = rcvwin << 1;
+		if (rcvbuf > (uint64_t)sk->stack->sysctl.tcp_rmem_max)
+			rcvbuf = (uint64_t)sk->stack->sysctl.tcp_rmem_max;
+		if (rcvbuf > (uint64_t)sk->sk_rcvbuf)
+			sk->sk_rcvbuf = (int)rcvbuf;
+	}
+	tp->rcvq_space = copied;
+new_measure:
+	tp->rcvq_seq = tp->copied_seq;
+	tp->rcvq_time = now;
+}
+
 /* Linux's tcp_event_data_recv: the delayed-ACK engine learns the peer's segment size and pace. */
 static void tcp_event_data_recv(struct sock *sk, uint32_t len)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	uint64_t now = tcp_now(sk);
+	tcp_rcv_rtt_measure(tp, now);
 	if (len > tp->rcv_mss)
 		tp->rcv_mss = (uint16_t)(len < tp->advmss ? len : tp->advmss);
 	if (!tp->ato_set) {
@@ -971,6 +1039,22 @@ static void tcp_init_transfer(struct sock *sk)
 		tcp_reset_keepalive_timer(sk, (uint64_t)tcp_keepalive_time_s(tp) * NSEC_PER_SEC);
 }
 
+/*
+ * RFC 7323 2.2-2.3 (Linux's tcp_parse_options for a SYN): scaling is on only
+ * when both SYNs carried the option; the peer's shift is clamped to 14.
+ */
+static void tcp_take_peer_wscale(struct sock *sk, const struct tcp_repr *th)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	if (tp->wscale_ok && th->opt.wscale_ok) {
+		tp->snd_wscale = th->opt.wscale > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : th->opt.wscale;
+	} else {
+		tp->wscale_ok = 0;
+		tp->snd_wscale = 0;
+		tp->rcv_wscale = 0;
+	}
+}
+
 /* RFC 9293 3.7.1: the peer's MSS option (536 if absent) caps our segments. */
 static void tcp_take_peer_mss(struct sock *sk, const struct tcp_repr *th)
 {
@@ -1013,11 +1097,12 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb, c
 		tp->rcv_nxt = tcb->seq + 1;
 		tp->rcv_wup = tp->rcv_nxt;
 		tp->copied_seq = tp->rcv_nxt;
-		tp->snd_wnd = th->window;
+		tp->snd_wnd = th->window;   /* RFC 7323 2.2: a SYN's window is never scaled */
 		tp->max_window = th->window;
 		tp->snd_wl1 = tcb->seq;
 		tp->snd_wl2 = tcb->ack_seq;
 		tcp_take_peer_mss(sk, th);
+		tcp_take_peer_wscale(sk, th);
 		tp->snd_una = tcb->ack_seq;
 		int retrans_acked;
 		tcp_clean_rtx_queue(sk, &retrans_acked);
@@ -1046,6 +1131,7 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb, c
 		tp->max_window = th->window;
 		tp->snd_wl1 = tcb->seq;
 		tcp_take_peer_mss(sk, th);
+		tcp_take_peer_wscale(sk, th);
 		tcp_set_state(sk, TCP_SYN_RECV);
 		tcp_send_synack(sk);
 		consume_skb(skb);
@@ -1113,6 +1199,7 @@ struct sock *tcp_openreq_child(struct sock *sk, const struct sk_buff *skb, const
 	tp->user_timeout_ms = lp->user_timeout_ms;
 	tp->linger2_s = lp->linger2_s;
 	tp->ca_ops = lp->ca_ops;
+	tp->window_clamp = lp->window_clamp;
 
 	child->inet_rcv_saddr = child->inet_saddr = tcb->header.daddr;
 	child->inet_daddr = tcb->header.saddr;
@@ -1126,6 +1213,9 @@ struct sock *tcp_openreq_child(struct sock *sk, const struct sk_buff *skb, const
 	tp->advmss = (uint16_t)advmss;
 	tcp_take_peer_mss(child, th);
 	tp->rcv_mss = (uint16_t)(tp->advmss < TCP_MSS_DEFAULT ? tp->advmss : TCP_MSS_DEFAULT);
+	/* Only a SYN negotiates scaling (a cookie's ACK does not: syncookies.c). */
+	tcp_init_wscale(child, (tcb->tcp_flags & TCPF_SYN) && s->sysctl.tcp_window_scaling);
+	tcp_take_peer_wscale(child, th);
 
 	tp->irs = tcb->seq;
 	tp->rcv_nxt = tcb->seq + 1;
@@ -1298,9 +1388,10 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb, const struct tcp
 			kfree_skb_reason(skb, NP_DROP_TCP_LISTEN_OVERFLOW);
 			return 0;
 		}
-		tp->snd_wnd = th->window;
-		if (th->window > tp->max_window)
-			tp->max_window = th->window;
+		/* RFC 7323 2.2: this ACK's window is scaled (the first one that is). */
+		tp->snd_wnd = (uint32_t)th->window << tp->snd_wscale;
+		if (tp->snd_wnd > tp->max_window)
+			tp->max_window = tp->snd_wnd;
 		tp->snd_wl1 = tcb->seq;
 		tp->snd_wl2 = tcb->ack_seq;
 		int passive = tp->parent != NULL;

@@ -613,7 +613,9 @@ void tcp_time_wait(struct sock *sk)
 		tw->bn.port = sk->inet_num;
 		tw->snd_nxt = tp->snd_nxt;
 		tw->rcv_nxt = tp->rcv_nxt;
-		tw->rcv_wnd = (uint16_t)(tp->rcv_wnd > 65535 ? 65535 : tp->rcv_wnd);
+		/* The window field the minisock's ACKs carry: already scaled (RFC 7323 2.2). */
+		uint32_t tw_win = tcp_receive_window(tp) >> tp->rcv_wscale;
+		tw->rcv_wnd = (uint16_t)(tw_win > TCP_MAX_WINDOW ? TCP_MAX_WINDOW : tw_win);
 		tw->tos = sk->tos;
 		timer_setup(&tw->timer, tcp_tw_timer);
 		/* The minisock takes over the 4-tuple and the port before sk lets go of them. */

@@ -71,6 +71,46 @@ unsigned tcp_current_mss(struct sock *sk)
 /* Linux's tcp_win_from_space with tcp_adv_win_scale = 1: half the buffer is overhead. */
 static inline int tcp_win_from_space(int space) { return space - (space >> 1); }
 
+uint32_t tcp_max_rcv_window(const struct tcp_sock *tp)
+{
+	uint32_t max = TCP_MAX_WINDOW << tp->rcv_wscale;
+	return tp->window_clamp && tp->window_clamp < max ? tp->window_clamp : max;
+}
+
+uint8_t tcp_wscale_for_space(uint32_t space)
+{
+	uint8_t ws = 0;
+	while (space > TCP_MAX_WINDOW && ws < TCP_MAX_WSCALE) {
+		space >>= 1;
+		ws++;
+	}
+	return ws;
+}
+
+/*
+ * Linux's tcp_select_initial_window, the scaling half: the shift covers the
+ * largest buffer the connection may grow to (tcp_rmem_max, or the buffer
+ * the user fixed with SO_RCVBUF), no more than TCP_WINDOW_CLAMP. The shift
+ * is fixed for the connection's life (RFC 7323 2.2), hence the maximum.
+ */
+void tcp_init_wscale(struct sock *sk, int offer)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t full = (uint32_t)tcp_win_from_space(sk->sk_rcvbuf);
+	if ((sk->sk_userlocks & SOCK_RCVBUF_LOCK) && (!tp->window_clamp || tp->window_clamp > full))
+		tp->window_clamp = full;
+	tp->wscale_ok = offer ? 1 : 0;
+	tp->rcv_wscale = 0;
+	if (offer) {
+		uint32_t space = full;
+		if (!(sk->sk_userlocks & SOCK_RCVBUF_LOCK) && (uint64_t)sk->stack->sysctl.tcp_rmem_max > space)
+			space = (uint32_t)sk->stack->sysctl.tcp_rmem_max;
+		if (tp->window_clamp && tp->window_clamp < space)
+			space = tp->window_clamp;
+		tp->rcv_wscale = tcp_wscale_for_space(space);
+	}
+}
+
 /*
  * Linux's __tcp_select_window: the window we could offer now, from the free
  * receive space. RFC 1122 4.2.3.3 (receiver SWS avoidance): below one MSS (or
@@ -83,8 +123,9 @@ uint32_t __tcp_select_window(struct sock *sk)
 	int mss = tp->rcv_mss ? tp->rcv_mss : TCP_MSS_DEFAULT;
 	int full_space = tcp_win_from_space(sk->sk_rcvbuf);
 	int free_space = tcp_win_from_space(sk->sk_rcvbuf - sk->sk_rmem_alloc);
-	if (full_space > (int)TCP_MAX_WINDOW)
-		full_space = TCP_MAX_WINDOW;
+	uint32_t max_win = tcp_max_rcv_window(tp);
+	if (full_space > (int)max_win)
+		full_space = (int)max_win;
 	if (mss > full_space) {
 		mss = full_space;
 		if (mss <= 0)
@@ -97,6 +138,15 @@ uint32_t __tcp_select_window(struct sock *sk)
 	}
 	if (free_space > full_space)
 		free_space = full_space;
+	if (tp->rcv_wscale) {
+		/*
+		 * Scaled: the field counts units of 1 << rcv_wscale, so offer the
+		 * free space rounded up to a unit (a window below one unit would
+		 * read as zero), as Linux does.
+		 */
+		uint32_t unit = 1u << tp->rcv_wscale;
+		return ((uint32_t)free_space + unit - 1) & ~(unit - 1);
+	}
 	uint32_t window = tp->rcv_wnd;
 	if ((int)window <= free_space - mss || (int)window > free_space)
 		window = (uint32_t)(free_space / mss * mss);
@@ -107,8 +157,9 @@ uint32_t __tcp_select_window(struct sock *sk)
 
 /*
  * Linux's tcp_select_window: the window field of an outgoing segment. RFC
- * 9293 3.8.6.2.2: never shrink the window already offered (the right edge
- * does not move left).
+ * 9293 3.8.6.2.2 and RFC 7323 2.4: never shrink the window already offered
+ * (the right edge does not move left); the window kept in rcv_wnd is a
+ * whole number of 1 << rcv_wscale units, so the peer reads back exactly it.
  */
 uint16_t tcp_select_window(struct sock *sk)
 {
@@ -118,13 +169,14 @@ uint16_t tcp_select_window(struct sock *sk)
 	uint32_t cur_win = tcp_receive_window(tp);
 	uint32_t new_win = __tcp_select_window(sk);
 
+	uint32_t unit = 1u << tp->rcv_wscale;
 	if (new_win < cur_win) {
 		if (new_win == 0)
 			NP_INC_STATS(s, TcpExtTCPWantZeroWindowAdv);
-		new_win = cur_win;
+		new_win = (cur_win + unit - 1) & ~(unit - 1);
 	}
-	if (new_win > TCP_MAX_WINDOW)
-		new_win = TCP_MAX_WINDOW;
+	if (new_win > TCP_MAX_WINDOW << tp->rcv_wscale)
+		new_win = TCP_MAX_WINDOW << tp->rcv_wscale;
 	tp->rcv_wnd = new_win;
 	tp->rcv_wup = tp->rcv_nxt;
 	if (new_win == 0) {
@@ -134,7 +186,7 @@ uint16_t tcp_select_window(struct sock *sk)
 	} else if (old_win == 0) {
 		NP_INC_STATS(s, TcpExtTCPFromZeroWindowAdv);
 	}
-	return (uint16_t)new_win;
+	return (uint16_t)(new_win >> tp->rcv_wscale);
 }
 
 /* ---- transmit ------------------------------------------------------------------ */
@@ -237,6 +289,11 @@ int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, int clone_it, enum tc
 		r.window = (uint16_t)(tp->rcv_wnd > TCP_MAX_WINDOW ? TCP_MAX_WINDOW : tp->rcv_wnd);
 		r.opt.mss_ok = 1;
 		r.opt.mss = tp->advmss;
+		/* RFC 7323 2.2: our shift on our SYN; on a SYN-ACK only if the peer's SYN offered one (wscale_ok). */
+		if (tp->wscale_ok) {
+			r.opt.wscale_ok = 1;
+			r.opt.wscale = tp->rcv_wscale;
+		}
 	} else {
 		r.window = tcp_select_window(sk);
 	}
@@ -434,16 +491,30 @@ static int tcp_nagle_test(const struct tcp_sock *tp, const struct sk_buff *skb, 
  * marked gso_size = MSS. Returns the segments sent (0: not applicable, the
  * caller sends one segment the usual way; <0: out of memory).
  */
+/* The size goal: room for Ethernet, a VLAN tag, IP and TCP with options under gso_max_size. */
+static uint32_t tcp_tso_goal(uint32_t gso_max, unsigned mss_now)
+{
+	uint32_t goal = (gso_max > 65535u ? 65535u : gso_max);
+	goal = goal > 14 + 4 + 60 + 60 ? goal - (14 + 4 + 60 + 60) : 0;
+	return goal - goal % mss_now;
+}
+
+unsigned tcp_xmit_size_goal(struct sock *sk, unsigned mss_now)
+{
+	uint32_t gso_max;
+	if (!(tcp_route_caps(sk, &gso_max) & (NETIF_F_TSO | NETIF_F_GSO)))
+		return mss_now;
+	uint32_t goal = tcp_tso_goal(gso_max, mss_now);
+	return goal > mss_now ? goal : mss_now;
+}
+
 static int tcp_tso_xmit(struct sock *sk, struct sk_buff *skb, unsigned mss_now, uint32_t quota, int nonagle)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	uint32_t gso_max;
 	if (quota < 2 || skb->len != mss_now || !(tcp_route_caps(sk, &gso_max) & (NETIF_F_TSO | NETIF_F_GSO)))
 		return 0;
-	/* The size goal: room for Ethernet, a VLAN tag, IP and TCP with options under gso_max_size. */
-	uint32_t goal = (gso_max > 65535u ? 65535u : gso_max);
-	goal = goal > 14 + 4 + 60 + 60 ? goal - (14 + 4 + 60 + 60) : 0;
-	goal -= goal % mss_now;
+	uint32_t goal = tcp_tso_goal(gso_max, mss_now);
 	uint32_t n = 0, bytes = 0;
 	struct sk_buff *it = skb;
 	while (it && n < quota) {
@@ -740,12 +811,19 @@ static int tcp_queue_syn(struct sock *sk, uint8_t flags)
 	return 0;
 }
 
-/* Initial receive window (Linux's tcp_select_initial_window without scaling); SYN cookies use it too. */
+/*
+ * Initial receive window (Linux's tcp_select_initial_window): what the SYN
+ * or SYN-ACK announces, so at most 65535 (RFC 7323 2.2: never scaled), and
+ * no more than TCP_WINDOW_CLAMP. SYN cookies use it too.
+ */
 uint32_t tcp_initial_rcv_wnd(const struct sock *sk, unsigned mss)
 {
+	const struct tcp_sock *tp = tcp_sk(sk);
 	int space = tcp_win_from_space(sk->sk_rcvbuf);
 	if (space > (int)TCP_MAX_WINDOW)
 		space = TCP_MAX_WINDOW;
+	if (tp->window_clamp && space > (int)tp->window_clamp)
+		space = (int)tp->window_clamp;
 	if (!mss)
 		mss = TCP_MSS_DEFAULT;
 	if ((unsigned)space > mss)
@@ -770,6 +848,11 @@ int tcp_connect(struct sock *sk)
 	tp->mss_clamp = TCP_MSS_DEFAULT;
 	tcp_sync_mss(sk, tp->pmtu);
 	tp->rcv_mss = (uint16_t)(tp->advmss < TCP_MSS_DEFAULT ? tp->advmss : TCP_MSS_DEFAULT);
+	tcp_init_wscale(sk, sk->stack->sysctl.tcp_window_scaling != 0);
+	tp->snd_wscale = 0;
+	/* Autotuning measures afresh (a reconnect after disconnect keeps the grown buffer, as Linux). */
+	tp->rcv_rtt_time = tp->rcvq_time = 0;
+	tp->rcv_rtt_us = 0;
 	tcp_init_rcv_wnd(sk);
 	tp->rcv_nxt = 0;
 	tp->rcv_wup = 0;
