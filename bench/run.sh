@@ -719,7 +719,7 @@ stream_run() {
 	newns "$ns"
 	local clamp=()
 	case $kind in *_off|*_off_w64k) off=on ;; esac
-	# _w64k: the kernel's receiver clamped to netpath's window (64 KiB: netpath has no window scaling yet).
+	# _w64k: the kernel's receiver clamped to a 64 KiB window, what netpath offered before RFC 7323 scaling.
 	case $kind in *_w64k) clamp=(--clamp 65535) ;; esac
 	case $kind in
 	np_tap_rx|np_tap_rx_off)
@@ -830,7 +830,7 @@ if [ $TCP_OK = 1 ]; then
 			tstream_rx_np_off tstream_rx_veth_off tstream_rx_drain_off "$STREAM_PIN" ok "target >= 0.7x kernel-to-kernel veth"
 		figure tcp_stream_tap_rx_offload_w64k "TCP stream kernel -> netpath, offloads, against a kernel held to a 64 KiB window" \
 			"Gbit/s" 1 tstream_rx_np_off tstream_rx_veth_w64k "" "$STREAM_PIN" ok \
-			"same netpath runs; the peer's receiver has TCP_WINDOW_CLAMP 65535, netpath's window without RFC 7323 scaling"
+			"same netpath runs; the peer's receiver has TCP_WINDOW_CLAMP 65535 (netpath's window before RFC 7323 scaling)"
 		lwip_column tcp_stream_tap_rx_plain tstream_rx_lwip
 		lwip_column tcp_stream_tap_rx_offload "" "lwIP's TAP glue passes plain frames (no vnet header, no offloads): its plain-frame figure is in tcp_stream_tap_rx_plain"
 	fi
@@ -849,7 +849,7 @@ if [ $TCP_OK = 1 ]; then
 			tstream_tx_np_off tstream_tx_veth_off "" "$STREAM_PIN" ok "target >= 1.0x kernel-to-kernel veth"
 		figure tcp_stream_tap_tx_offload_w64k "TCP stream netpath -> kernel, TSO, against a kernel held to a 64 KiB window" \
 			"Gbit/s" 1 tstream_tx_np_off tstream_tx_veth_w64k "" "$STREAM_PIN" ok \
-			"same netpath runs; the kernel receiver offers netpath at most 64 KiB anyway (no window scaling)"
+			"same netpath runs; the kernel receiver clamped to 64 KiB (what it could offer netpath before window scaling)"
 	fi
 	if want tcp_stream_afpacket_rx; then
 		echo ">>> One TCP flow, kernel -> netpath over AF_PACKET on a veth end ($RUNS runs of ${DUR}s; $STREAM_PIN)"

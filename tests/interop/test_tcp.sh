@@ -14,7 +14,7 @@
 #   examples/tcp_echo_server, http_server on npt0/npt1 afterwards, and all three without a TAP
 # Environment: NP_TCP_BIG_MB (default 100) sizes the big file; NP_TCP_LOSSY_MB (default 4)
 # adds a file of that many MiB to the runs under loss (0: only 1 KiB and 1 MiB). Under loss
-# netpath's TCP moves about 0.5-1 MB/s (64 KiB window, 20 ms delay), so 100 MiB there would
+# netpath's TCP moves about 0.5-1 MB/s (no SACK: losses cost timeouts; 20 ms delay), so 100 MiB there would
 # take minutes.
 # Usage: test_tcp.sh /path/to/netpath   (as root; never skips: FAILs if it cannot run)
 set -u
@@ -57,7 +57,7 @@ TMP=$(mktemp -d /tmp/npt.XXXXXX) || fail "cannot run: mktemp failed"
 DATA=$TMP/data
 HTTP="python3 $HERE/tcp_http.py"
 CURL=(curl -sS --noproxy '*' --max-time 120)
-# Under 2% loss each way and 20 ms delay, without window scaling yet, a download runs at ~0.5 MB/s.
+# Under 2% loss each way and 20 ms delay, without SACK yet, a download runs at ~0.5-1 MB/s.
 CURL_LOSSY=(curl -sS --noproxy '*' --max-time $((120 + 6 * LOSSY_MB)))
 NP_PID=
 PY_PID=
