@@ -585,6 +585,17 @@ static int get_opt(struct get_opts *o, int argc, char **argv, int *i)
 		cur->offload = !strcmp(v, "on");
 		return 1;
 	}
+	if (OPT("--gro")) {
+		if (r < 0)
+			return -1;
+		NEED_DEV("--gro");
+		if (strcmp(v, "on") && strcmp(v, "off")) {
+			tool_usage_error("get", "--gro takes on or off, not '%s'", v);
+			return -1;
+		}
+		cur->gro_off = !strcmp(v, "off");
+		return 1;
+	}
 	if (OPT("--mtu")) {
 		if (r < 0)
 			return -1;

@@ -83,6 +83,8 @@ static const char help_run[] =
 	"  --mtu N                device MTU (default 1500)\n"
 	"  --offload on|off       TAP: virtio-net header with TSO/GSO and checksum offloads (default off:\n"
 	"                         plain frames, checksums verified in software, nothing to trust)\n"
+	"  --gro on|off           generic receive offload: in-order TCP segments received in one poll\n"
+	"                         go up as one super-packet (default on, like ethtool -K DEV gro on)\n"
 	"  --faults SPEC          impair the device both ways; --faults-rx / --faults-tx\n"
 	"                         for one direction. SPEC: loss=2%,delay=20ms,jitter=5ms,\n"
 	"                         reorder=5%,dup=1%,corrupt=0.1%,rate=10mbit,seed=N\n"

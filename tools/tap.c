@@ -66,6 +66,10 @@ int tool_dev_setup(struct np_stack *s, struct tool_dev *d)
 			rc < 0 ? strerror(-rc) : "the device refused");
 		return -1;
 	}
+	if (d->gro_off && (rc = np_dev_set_gro(d->dev, 0)) != 0) {
+		fprintf(stderr, "netpath: cannot turn GRO off on %s: %s\n", d->tap, rc < 0 ? strerror(-rc) : "refused");
+		return -1;
+	}
 	if (d->mtu > 0 && (rc = np_dev_set_mtu(d->dev, (unsigned)d->mtu)) < 0) {
 		fprintf(stderr, "netpath: cannot set MTU %ld on %s: %s\n", d->mtu, d->tap, strerror(-rc));
 		return -1;
@@ -241,6 +245,20 @@ static int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, i
 			return -1;
 		}
 		cur->offload = !strcmp(v, "on");
+		return 1;
+	}
+	if (OPT("--gro")) {
+		if (r < 0)
+			return -1;
+		if (cur == NULL) {
+			tool_usage_error(cmd, "--gro applies to a device: give --tap IFNAME before it");
+			return -1;
+		}
+		if (strcmp(v, "on") && strcmp(v, "off")) {
+			tool_usage_error(cmd, "--gro takes on or off, not '%s'", v);
+			return -1;
+		}
+		cur->gro_off = !strcmp(v, "off");
 		return 1;
 	}
 	if (OPT("--mtu")) {

@@ -75,6 +75,7 @@ struct tool_dev {
 	const char *host_addr;
 	long mtu;                 /* 0: leave the default */
 	int offload;              /* --offload on: TAP with a vnet header, TSO/GSO/checksum offloads on */
+	int gro_off;              /* --gro off: every frame goes up alone (GRO is on by default) */
 	const char *faults[4];    /* by enum np_dir: [NP_RX], [NP_TX], [NP_RXTX] */
 	struct np_dev *dev;
 	const char *qdisc;        /* --qdisc SPEC (qdisc.c) */

@@ -102,6 +102,13 @@ int np_dev_set_promisc(struct np_dev *d, int on);
  * none (a plain TAP, AF_PACKET, loopback).
  */
 int np_dev_set_offload(struct np_dev *d, int on);
+/*
+ * Generic receive offload (`ethtool -K IFNAME gro on|off`): in-order TCP
+ * segments of a flow received in one NAPI poll go up as one super-packet.
+ * On by default on TAP and AF_PACKET devices, off on cables. Returns 1 if
+ * on, 0 if off, -EOPNOTSUPP if the device cannot (loopback).
+ */
+int np_dev_set_gro(struct np_dev *d, int on);
 
 /*
  * A veth-like pair: devices named name_a in stack a and name_b in stack b,

@@ -138,6 +138,7 @@ int dev_close(struct net_device *dev)
 	dev->flags &= ~(unsigned)(NPF_UP | NPF_RUNNING);
 	rt_cache_flush(dev->stack);
 	napi_unschedule(dev->stack, &dev->napi);
+	napi_gro_drop_held(&dev->napi, NP_DROP_DEV_DOWN);
 	tx_unschedule(dev->stack, dev);
 	if (dev->qdisc && dev->qdisc->ops->reset)
 		dev->qdisc->ops->reset(dev->qdisc);
@@ -205,6 +206,9 @@ void napi_schedule(struct napi_struct *napi)
 void napi_complete_done(struct napi_struct *napi, int work_done)
 {
 	(void)work_done;
+	/* What GRO holds goes up before the NAPI sleeps (Linux's napi_complete_done -> gro_flush). */
+	if (napi->gro_count)
+		napi_gro_flush(napi);
 	/* net_rx_action unlinks it; clearing the flag lets the next interrupt reschedule. */
 	napi->scheduled = 0;
 }
@@ -283,6 +287,9 @@ int net_rx_action(struct np_stack *s)
 			continue;
 		}
 		int work = napi->poll(napi, napi->weight);
+		/* GRO holds nothing across polls: a burst's super-packets go up at its end. */
+		if (napi->gro_count)
+			napi_gro_flush(napi);
 		total += work;
 		budget -= work;
 		if (work >= napi->weight) {
@@ -298,15 +305,7 @@ int net_rx_action(struct np_stack *s)
 
 /* ---- receive ------------------------------------------------------------ */
 
-void napi_gro_receive(struct napi_struct *napi, struct sk_buff *skb)
-{
-	if (!skb->trace)
-		trace_begin(skb, 0);
-	trace_stage_detail(skb, "napi_poll", napi->dev->name);
-	/* GRO merging lands with the fast-path work; the stage is kept so traces match the seed. */
-	trace_stage(skb, "napi_gro_receive");
-	netif_receive_skb(skb);
-}
+/* napi_gro_receive and the GRO list are in core/gro.c. */
 
 uint16_t eth_type_trans(struct sk_buff *skb, struct net_device *dev)
 {

@@ -69,6 +69,9 @@ struct net_device_ops {
 	int (*ndo_set_features)(struct net_device *dev, uint32_t features);
 };
 
+/* TCP flows GRO holds per NAPI at once (Linux keeps 8 hash buckets of them). */
+#define NP_GRO_MAX_HELD 8
+
 struct napi_struct {
 	struct napi_struct *poll_next;  /* on the stack's poll list */
 	struct net_device *dev;
@@ -76,6 +79,9 @@ struct napi_struct {
 	int (*poll)(struct napi_struct *napi, int budget);
 	int weight;
 	int scheduled;
+	/* GRO (core/gro.c): skbs being merged, oldest first; flushed at the end of every poll. */
+	struct sk_buff *gro_held[NP_GRO_MAX_HELD];
+	int gro_count;
 };
 
 struct in_ifaddr {
@@ -153,8 +159,19 @@ void napi_schedule(struct napi_struct *napi);
 /* From any thread (the driver's "hard IRQ"): marks dev and wakes the stack. */
 void netif_irq_raise(struct net_device *dev);
 void napi_complete_done(struct napi_struct *napi, int work_done);
-/* Consumes skb: GRO hook, then netif_receive_skb. */
+/*
+ * Consumes skb (data at the Ethernet header): on a device with NETIF_F_GRO
+ * an in-order TCPv4 segment is merged into the skb held for its flow (or
+ * held as a new one); anything else goes to netif_receive_skb after the
+ * held skbs of its addresses (core/gro.c).
+ */
 void napi_gro_receive(struct napi_struct *napi, struct sk_buff *skb);
+/* Hands every held skb up, oldest first, as one super-packet each (end of a NAPI poll). */
+void napi_gro_flush(struct napi_struct *napi);
+/* Frees every held skb under reason (the device goes down). */
+void napi_gro_drop_held(struct napi_struct *napi, enum np_drop_reason reason);
+/* Turns GRO on (if in hw_features) or off (flushing what is held); returns the features in force. */
+uint32_t netdev_set_gro(struct net_device *dev, int on);
 /* Consumes skb: queues it on the stack's backlog for non-NAPI drivers (loopback). */
 int netif_rx(struct sk_buff *skb);
 /*

@@ -399,6 +399,9 @@ struct np_dev *np_af_packet_open(struct np_stack *s, const char *ifname, int *er
 	dev->max_mtu = AFP_BLOCK_SIZE - 256 - ETH_HLEN - VLAN_HLEN;
 	dev->netdev_ops = &afp_ops;
 	netif_napi_add(dev, afp_poll);
+	/* GRO on by default, as Linux: the application receives the same bytes either way. */
+	dev->hw_features = NETIF_F_GRO;
+	dev->features = NETIF_F_GRO;
 	struct afp_priv *ap = dev->priv;
 	*ap = tmp;
 	rc = register_netdev(dev);

@@ -335,7 +335,7 @@ int np_cable_create(struct np_stack *a, const char *name_a, struct np_stack *b, 
 		ether_setup(d[i]);
 		d[i]->netdev_ops = &cable_ops;
 		/* veth's offloads, off until asked for (np_dev_set_offload): both ends must turn them on. */
-		d[i]->hw_features = NETIF_F_OFFLOADS;
+		d[i]->hw_features = NETIF_F_OFFLOADS | NETIF_F_GRO;   /* GRO too, off by default as on a veth */
 		d[i]->gso_max_size = NP_GSO_MAX_SIZE;
 		netif_napi_add(d[i], cable_poll);
 		struct cable_port *port = d[i]->priv;

@@ -414,6 +414,9 @@ struct np_dev *np_tap_open_flags(struct np_stack *s, const char *ifname, unsigne
 	ether_setup(dev);   /* netpath's own random MAC; the kernel side keeps its own */
 	dev->netdev_ops = &tap_ops;
 	netif_napi_add(dev, tap_poll);
+	/* GRO on by default, as Linux: the application receives the same bytes either way. */
+	dev->hw_features = NETIF_F_GRO;
+	dev->features = NETIF_F_GRO;
 	struct tap_priv *tp = dev->priv;
 	tp->fd = fd;
 	snprintf(tp->ifname, sizeof(tp->ifname), "%s", kname);
@@ -426,7 +429,7 @@ struct np_dev *np_tap_open_flags(struct np_stack *s, const char *ifname, unsigne
 			*err = -ENOMEM;
 			return NULL;
 		}
-		dev->hw_features = NETIF_F_OFFLOADS;
+		dev->hw_features |= NETIF_F_OFFLOADS;
 		dev->gso_max_size = NP_GSO_MAX_SIZE;
 	}
 	int rc = register_netdev(dev);

@@ -159,7 +159,8 @@ stop_pid "$NP_PID"
 st=$?
 NP_PID=
 expect "netpath run --forward exits 0 on SIGTERM" "$st" 0
-at_least "IpForwDatagrams" "$(counter IpForwDatagrams "$TMP/run-plain.out")" 1500
+# GRO on the TAPs merges the data segments and a super-packet counts once, as on Linux: fewer than the wire frames.
+at_least "IpForwDatagrams" "$(counter IpForwDatagrams "$TMP/run-plain.out")" 500
 at_least "IcmpOutTimeExcds (traceroute hop 1 and ping -t 1)" "$(counter IcmpOutTimeExcds "$TMP/run-plain.out")" 3
 at_least "IpExtInNoRoutes (10.81.9.9)" "$(counter IpExtInNoRoutes "$TMP/run-plain.out")" 1
 at_least "drop IP_INNOROUTES" "$(counter IP_INNOROUTES "$TMP/run-plain.out")" 1
@@ -195,7 +196,7 @@ NP_PID=
 expect "netpath run --forward --mtu 576 exits 0 on SIGTERM" "$st" 0
 at_least "IcmpOutDestUnreachs (fragmentation needed)" "$(counter IcmpOutDestUnreachs "$TMP/run-pmtu.out")" 1
 at_least "drop PKT_TOO_BIG (the ping, then TCP segments over 576 bytes)" "$(counter PKT_TOO_BIG "$TMP/run-pmtu.out")" 2
-at_least "IpForwDatagrams" "$(counter IpForwDatagrams "$TMP/run-pmtu.out")" 3000
+at_least "IpForwDatagrams" "$(counter IpForwDatagrams "$TMP/run-pmtu.out")" 1000
 
 # ---- (c) masquerade: A's network is private, B has no route back to it ----
 # netpath rewrites the source of everything leaving rt1 to its own 10.81.2.1;
@@ -272,7 +273,7 @@ at_least "nat POSTROUTING rule 1 (MASQUERADE) matched" "$(nat_rule_pkts "$TMP/ru
 grep -Eq "src=10\.81\.1\.2 dst=10\.81\.2\.2 sport=40404 dport=7070 .*src=10\.81\.2\.2 dst=10\.81\.2\.1 sport=7070 dport=40404" \
 	"$TMP/run-masq.out" && ok "conntrack shows the binding: reply tuple to 10.81.2.1:40404" ||
 	bad "no masqueraded flow 10.81.1.2:40404 -> 10.81.2.2:7070 in the conntrack table: $(grep -A20 '^conntrack:' "$TMP/run-masq.out")"
-at_least "IpForwDatagrams" "$(counter IpForwDatagrams "$TMP/run-masq.out")" 1500
+at_least "IpForwDatagrams" "$(counter IpForwDatagrams "$TMP/run-masq.out")" 500
 
 echo "# $NAME: $CHECKS checks, $FAILURES failed"
 [ "$FAILURES" -eq 0 ] || exit 1
