@@ -86,7 +86,7 @@ struct tcp_congestion_ops {
 	/* cwnd to restore when a loss is undone (optional). */
 	uint32_t (*undo_cwnd)(struct tcp_sock *tp);
 };
-#define TCP_CA_PRIV_WORDS 8
+#define TCP_CA_PRIV_WORDS 4   /* NewReno needs none; a module that needs more grows it (Linux: 104 bytes) */
 
 /* ---- lookup-table nodes (tcp_ipv4.c) ---- */
 enum { TCP_NODE_SOCK = 1, TCP_NODE_TW = 2 };
@@ -206,9 +206,10 @@ struct tcp_sock {
 	uint8_t nospace;             /* a writer waits for send-buffer space */
 	uint8_t in_sendmsg;          /* inside tcp_sendmsg (trace stages) */
 	uint8_t syn_data_seen;
-	int keepalive_time_s, keepalive_intvl_s, keepalive_probes; /* 0: sysctl */
+	uint8_t keepalive_probes;    /* TCP_KEEPCNT, 1..127 (0: sysctl) */
+	int8_t linger2_s;            /* TCP_LINGER2: -1, or 0..120 s (0: sysctl) */
+	uint16_t keepalive_time_s, keepalive_intvl_s; /* TCP_KEEPIDLE/KEEPINTVL, 1..32767 s (0: sysctl) */
 	uint32_t user_timeout_ms;
-	int linger2_s;               /* TCP_LINGER2 (0: sysctl) */
 
 	/* RFC 5961 / out-of-window ACK rate limiting */
 	uint64_t last_oow_ack_time;
