@@ -151,7 +151,10 @@ np_get() {
 # reassembly error about the capture point, not about the segment). The HTTP dissector is
 # off too: without reassembly it parses each body segment as a message, and a random body
 # segment that happens to start with CR LF is flagged "malformed" (seen once per ~70,000).
-TS="tshark -n -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.desegment_tcp_streams:FALSE --disable-protocol http"
+# Every TCP payload is decoded as plain data for the same reason: random body bytes once
+# looked enough like Apache Thrift for its heuristic dissector to claim a segment and call
+# it malformed. What is checked is netpath's headers and checksums, not what it carries.
+TS="tshark -n -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.desegment_tcp_streams:FALSE --disable-protocol http -d tcp.port==1-65535,data"
 BADF='_ws.malformed || _ws.expert.severity >= error || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad"'
 tshark_clean() {
 	local desc=$1 pcap=$2 mac=$3 total good badn
