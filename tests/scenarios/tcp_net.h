@@ -233,4 +233,68 @@ static inline void tn_gen_fill(struct tn_gen *g, uint8_t *buf, size_t len)
 	}
 }
 
+/*
+ * One end of a two-way bulk transfer: sends to_send bytes of its generator's
+ * stream (chunk bytes per send, 0: the whole pend buffer), then shuts down
+ * its write side, and reads until EOF; both directions are hashed. The
+ * caller alternates tn_pump on both ends with tnet_sim until both see EOF;
+ * err holds the first errno other than EAGAIN.
+ */
+struct tn_side {
+	int fd;
+	struct tn_sha256 tx, rx;
+	uint64_t to_send, sent, rcvd;
+	struct tn_gen g;
+	size_t chunk;
+	uint8_t pend[65536];
+	size_t pend_len, pend_off;
+	int shut_wr, eof, err;
+};
+
+/* Sends and receives what it can without blocking; returns bytes moved. */
+static inline uint64_t tn_pump(struct tn_side *x)
+{
+	static uint8_t buf[65536];
+	size_t chunk = x->chunk && x->chunk < sizeof(x->pend) ? x->chunk : sizeof(x->pend);
+	uint64_t moved = 0;
+	while (!x->shut_wr && x->sent < x->to_send) {
+		if (x->pend_off == x->pend_len) {
+			uint64_t left = x->to_send - x->sent;
+			x->pend_len = left < chunk ? (size_t)left : chunk;
+			x->pend_off = 0;
+			tn_gen_fill(&x->g, x->pend, x->pend_len);
+		}
+		ssize_t r = np_send(x->fd, x->pend + x->pend_off, x->pend_len - x->pend_off, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno != EAGAIN)
+				x->err = errno;
+			break;
+		}
+		tn_sha256_update(&x->tx, x->pend + x->pend_off, (size_t)r);
+		x->pend_off += (size_t)r;
+		x->sent += (uint64_t)r;
+		moved += (uint64_t)r;
+	}
+	if (!x->shut_wr && x->sent == x->to_send) {
+		if (np_shutdown(x->fd, SHUT_WR) != 0)
+			x->err = errno;
+		x->shut_wr = 1;
+	}
+	while (!x->eof) {
+		ssize_t r = np_recv(x->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r > 0) {
+			tn_sha256_update(&x->rx, buf, (size_t)r);
+			x->rcvd += (uint64_t)r;
+			moved += (uint64_t)r;
+		} else if (r == 0) {
+			x->eof = 1;
+		} else {
+			if (errno != EAGAIN)
+				x->err = errno;
+			break;
+		}
+	}
+	return moved;
+}
+
 #endif

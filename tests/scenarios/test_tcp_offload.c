@@ -30,59 +30,6 @@ static int accept_one(struct tnet *n, int lfd)
 	return -1;
 }
 
-struct side {
-	int fd;
-	struct tn_sha256 tx, rx;
-	uint64_t to_send, sent, rcvd;
-	struct tn_gen g;
-	uint8_t pend[65536];
-	size_t pend_len, pend_off;
-	int shut_wr, eof, err;
-};
-
-static uint64_t pump(struct side *x)
-{
-	static uint8_t buf[65536];
-	uint64_t moved = 0;
-	while (!x->shut_wr && x->sent < x->to_send) {
-		if (x->pend_off == x->pend_len) {
-			uint64_t left = x->to_send - x->sent;
-			x->pend_len = left < sizeof(x->pend) ? (size_t)left : sizeof(x->pend);
-			x->pend_off = 0;
-			tn_gen_fill(&x->g, x->pend, x->pend_len);
-		}
-		ssize_t r = np_send(x->fd, x->pend + x->pend_off, x->pend_len - x->pend_off, MSG_DONTWAIT);
-		if (r < 0) {
-			if (errno != EAGAIN)
-				x->err = errno;
-			break;
-		}
-		tn_sha256_update(&x->tx, x->pend + x->pend_off, (size_t)r);
-		x->pend_off += (size_t)r;
-		x->sent += (uint64_t)r;
-		moved += (uint64_t)r;
-	}
-	if (!x->shut_wr && x->sent == x->to_send) {
-		assert_int_equal(np_shutdown(x->fd, SHUT_WR), 0);
-		x->shut_wr = 1;
-	}
-	while (!x->eof) {
-		ssize_t r = np_recv(x->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (r > 0) {
-			tn_sha256_update(&x->rx, buf, (size_t)r);
-			x->rcvd += (uint64_t)r;
-			moved += (uint64_t)r;
-		} else if (r == 0) {
-			x->eof = 1;
-		} else {
-			if (errno != EAGAIN)
-				x->err = errno;
-			break;
-		}
-	}
-	return moved;
-}
-
 /* Runs a transfer of bytes each way; offload[i] for end i; returns the sender A's device stats. */
 static void run(uint64_t seed, uint64_t bytes, const int offload[2], const char *faults, struct np_dev_stats st[2])
 {
@@ -101,7 +48,7 @@ static void run(uint64_t seed, uint64_t bytes, const int offload[2], const char 
 	assert_true(lfd >= 0 && c >= 0);
 	int s = accept_one(n, lfd);
 
-	struct side x[2];
+	struct tn_side x[2];
 	memset(x, 0, sizeof(x));
 	x[0].fd = c;
 	x[1].fd = s;
@@ -113,7 +60,7 @@ static void run(uint64_t seed, uint64_t bytes, const int offload[2], const char 
 	}
 	int idle = 0;
 	while (!(x[0].eof && x[1].eof)) {
-		uint64_t m = pump(&x[0]) + pump(&x[1]);
+		uint64_t m = tn_pump(&x[0]) + tn_pump(&x[1]);
 		if (x[0].err || x[1].err)
 			fail_msg("connection failed: %s / %s", strerror(x[0].err), strerror(x[1].err));
 		if (m) {
