@@ -21,17 +21,6 @@
 
 #include "scenarios/tcp_net.h"
 
-struct side {
-	int fd;
-	struct tn_sha256 tx, rx;
-	uint64_t to_send, sent, rcvd;
-	uint64_t done_ns;             /* virtual time the peer's EOF arrived */
-	struct tn_gen g;
-	uint8_t pend[16384];
-	size_t pend_len, pend_off;
-	int shut_wr, eof, err;
-};
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: soak_cable [--bytes N] [--faults SPEC] [--link SPEC] [--seed N] [--stall-sec S]\n"
@@ -42,52 +31,6 @@ static void usage(void)
 			"  --seed N       seeds the stacks, the injector and the data (default 1)\n"
 			"  --stall-sec S  virtual seconds without progress that count as an abort (default 600)\n");
 	exit(2);
-}
-
-/* Sends and receives what it can without blocking; returns bytes moved. */
-static uint64_t pump(struct side *x, uint64_t now)
-{
-	static uint8_t buf[65536];
-	uint64_t moved = 0;
-	while (!x->shut_wr && x->sent < x->to_send) {
-		if (x->pend_off == x->pend_len) {
-			uint64_t left = x->to_send - x->sent;
-			x->pend_len = left < sizeof(x->pend) ? (size_t)left : sizeof(x->pend);
-			x->pend_off = 0;
-			tn_gen_fill(&x->g, x->pend, x->pend_len);
-		}
-		ssize_t r = np_send(x->fd, x->pend + x->pend_off, x->pend_len - x->pend_off, MSG_DONTWAIT);
-		if (r < 0) {
-			if (errno != EAGAIN)
-				x->err = errno;
-			break;
-		}
-		tn_sha256_update(&x->tx, x->pend + x->pend_off, (size_t)r);
-		x->pend_off += (size_t)r;
-		x->sent += (uint64_t)r;
-		moved += (uint64_t)r;
-	}
-	if (!x->shut_wr && x->sent == x->to_send) {
-		if (np_shutdown(x->fd, SHUT_WR) < 0)
-			x->err = errno;
-		x->shut_wr = 1;
-	}
-	while (!x->eof && !x->err) {
-		ssize_t r = np_recv(x->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (r > 0) {
-			tn_sha256_update(&x->rx, buf, (size_t)r);
-			x->rcvd += (uint64_t)r;
-			moved += (uint64_t)r;
-		} else if (r == 0) {
-			x->eof = 1;
-			x->done_ns = now;
-		} else {
-			if (errno != EAGAIN)
-				x->err = errno;
-			break;
-		}
-	}
-	return moved;
 }
 
 /* Runs both stacks to idle at the current instant, or to the next timer when nothing is pending. */
@@ -176,12 +119,14 @@ int main(int argc, char **argv)
 	}
 	tn_nonblock(s);
 
-	struct side x[2];
+	struct tn_side x[2];
+	uint64_t done_ns[2] = { 0, 0 };   /* virtual time each side saw its peer's EOF */
 	memset(x, 0, sizeof(x));
 	x[0].fd = c;
 	x[1].fd = s;
 	for (int i = 0; i < 2; i++) {
 		x[i].to_send = bytes;
+		x[i].chunk = 16384;
 		x[i].g.x = seed * 7919 + (uint64_t)i + 1;
 		tn_sha256_init(&x[i].tx);
 		tn_sha256_init(&x[i].rx);
@@ -189,7 +134,10 @@ int main(int argc, char **argv)
 	uint64_t t0 = n->now, last_progress = n->now;
 	const char *why = NULL;
 	while (!(x[0].eof && x[1].eof)) {
-		uint64_t m = pump(&x[0], n->now) + pump(&x[1], n->now);
+		uint64_t m = tn_pump(&x[0]) + tn_pump(&x[1]);
+		for (int i = 0; i < 2; i++)
+			if (x[i].eof && !done_ns[i])
+				done_ns[i] = n->now;
 		if (x[0].err || x[1].err) {
 			why = "socket_error";
 			break;
@@ -217,8 +165,8 @@ int main(int argc, char **argv)
 	uint64_t resets = np_stack_mib(n->s[0], NP_MIB_TcpEstabResets) + np_stack_mib(n->s[1], NP_MIB_TcpEstabResets);
 	int aborted = why != NULL || resets != 0;
 	/* A->B completes when B reads A's EOF, B->A when A reads B's. */
-	double t_ab = x[1].eof ? (double)(x[1].done_ns - t0) / 1e9 : 0;
-	double t_ba = x[0].eof ? (double)(x[0].done_ns - t0) / 1e9 : 0;
+	double t_ab = x[1].eof ? (double)(done_ns[1] - t0) / 1e9 : 0;
+	double t_ba = x[0].eof ? (double)(done_ns[0] - t0) / 1e9 : 0;
 	char hx[65];
 	hex(h[1], hx);
 	printf("SOAK path=cable seed=%llu bytes=%llu faults=%s link=%s"
