@@ -297,4 +297,110 @@ static inline uint64_t tn_pump(struct tn_side *x)
 	return moved;
 }
 
+/*
+ * Accepts one connection on non-blocking listener lfd, running the stacks
+ * for up to a minute of virtual time (under loss the SYN or SYN-ACK may need
+ * retransmitting). The accepted socket is made non-blocking. -1 with errno:
+ * none came (ETIMEDOUT), or np_accept failed otherwise.
+ */
+static inline int tn_accept_wait(struct tnet *n, int lfd)
+{
+	uint64_t until = n->now + 60000 * TN_MS;
+	while (n->now < until) {
+		int fd = np_accept(lfd, NULL, NULL);
+		if (fd >= 0) {
+			tn_nonblock(fd);
+			return fd;
+		}
+		if (errno != EAGAIN)
+			return -1;
+		tnet_sim_next(n, 1);
+	}
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+/* What tn_transfer saw: x[0] is end a, x[1] end b (their counts and errors). */
+struct tn_xfer {
+	uint64_t ms;                 /* virtual time taken */
+	int stalled;                 /* 200,000 idle steps in a row without progress */
+	int sha_ab, sha_ba;          /* 1: what arrived hashes as what was sent */
+	struct tn_side x[2];
+};
+
+/*
+ * bytes each way at once between connected non-blocking sockets a and b
+ * (the data from seed, chunk bytes per send, 0: 64 KiB), driving the two
+ * stacks of n; stops at the first socket error or a stall. Caller frees r.
+ */
+static inline struct tn_xfer *tn_transfer(struct tnet *n, int a, int b, uint64_t bytes, uint64_t seed, size_t chunk)
+{
+	struct tn_xfer *r = calloc(1, sizeof(*r));
+	if (!r)
+		abort();
+	struct tn_side *x = r->x;
+	x[0].fd = a;
+	x[1].fd = b;
+	for (int i = 0; i < 2; i++) {
+		x[i].to_send = bytes;
+		x[i].chunk = chunk;
+		x[i].g.x = seed * 7919 + (uint64_t)i + 1;
+		tn_sha256_init(&x[i].tx);
+		tn_sha256_init(&x[i].rx);
+	}
+	uint64_t t0 = n->now;
+	int idle = 0;
+	while (!(x[0].eof && x[1].eof) && !x[0].err && !x[1].err) {
+		if (tn_pump(&x[0]) + tn_pump(&x[1])) {
+			idle = 0;
+			tnet_sim_us(n, 100);
+		} else {
+			tnet_sim_next(n, 1000);
+			if (++idle > 200000) {
+				r->stalled = 1;
+				break;
+			}
+		}
+	}
+	uint8_t h[4][32];
+	tn_sha256_final(&x[0].tx, h[0]);
+	tn_sha256_final(&x[1].rx, h[1]);
+	tn_sha256_final(&x[1].tx, h[2]);
+	tn_sha256_final(&x[0].rx, h[3]);
+	r->sha_ab = x[1].rcvd == bytes && !memcmp(h[0], h[1], 32);
+	r->sha_ba = x[0].rcvd == bytes && !memcmp(h[2], h[3], 32);
+	r->ms = (n->now - t0) / TN_MS;
+	return r;
+}
+
+#ifdef assert_true
+/* For cmocka tests (cmocka.h included first): a transfer of bytes each way arrived whole and intact. */
+static inline uint64_t tn_transfer_ok(struct tnet *n, int a, int b, uint64_t bytes, uint64_t seed, size_t chunk)
+{
+	struct tn_xfer *r = tn_transfer(n, a, b, bytes, seed, chunk);
+	if (r->x[0].err || r->x[1].err)
+		fail_msg("connection failed: %s / %s (sent %llu/%llu, rcvd %llu/%llu)", strerror(r->x[0].err),
+			 strerror(r->x[1].err), (unsigned long long)r->x[0].sent, (unsigned long long)r->x[1].sent,
+			 (unsigned long long)r->x[0].rcvd, (unsigned long long)r->x[1].rcvd);
+	if (r->stalled)
+		fail_msg("transfer stalled");
+	assert_int_equal(r->x[1].rcvd, bytes);
+	assert_int_equal(r->x[0].rcvd, bytes);
+	assert_true(r->sha_ab);
+	assert_true(r->sha_ba);
+	uint64_t ms = r->ms;
+	free(r);
+	return ms;
+}
+
+/* For cmocka tests: tn_accept_wait that must succeed. */
+static inline int tn_accept_ok(struct tnet *n, int lfd)
+{
+	int fd = tn_accept_wait(n, lfd);
+	if (fd < 0)
+		fail_msg("no connection to accept: %s", strerror(errno));
+	return fd;
+}
+#endif
+
 #endif

@@ -14,22 +14,6 @@
 
 #include "scenarios/tcp_net.h"
 
-static int accept_one(struct tnet *n, int lfd)
-{
-	uint64_t until = n->now + 60000 * TN_MS;
-	while (n->now < until) {
-		int fd = np_accept(lfd, NULL, NULL);
-		if (fd >= 0) {
-			tn_nonblock(fd);
-			return fd;
-		}
-		assert_int_equal(errno, EAGAIN);
-		tnet_sim_next(n, 1);
-	}
-	fail_msg("no connection to accept");
-	return -1;
-}
-
 /* Runs a transfer of bytes each way; offload[i] for end i; returns the sender A's device stats. */
 static void run(uint64_t seed, uint64_t bytes, const int offload[2], const char *faults, struct np_dev_stats st[2])
 {
@@ -46,41 +30,9 @@ static void run(uint64_t seed, uint64_t bytes, const int offload[2], const char 
 	int lfd = tn_listen(n, 1, TN_B_IP, 5001, 8);
 	int c = tn_connect(n, 0, TN_B_IP, 5001);
 	assert_true(lfd >= 0 && c >= 0);
-	int s = accept_one(n, lfd);
+	int s = tn_accept_ok(n, lfd);
 
-	struct tn_side x[2];
-	memset(x, 0, sizeof(x));
-	x[0].fd = c;
-	x[1].fd = s;
-	for (int i = 0; i < 2; i++) {
-		x[i].to_send = bytes;
-		x[i].g.x = seed * 7919 + (uint64_t)i + 1;
-		tn_sha256_init(&x[i].tx);
-		tn_sha256_init(&x[i].rx);
-	}
-	int idle = 0;
-	while (!(x[0].eof && x[1].eof)) {
-		uint64_t m = tn_pump(&x[0]) + tn_pump(&x[1]);
-		if (x[0].err || x[1].err)
-			fail_msg("connection failed: %s / %s", strerror(x[0].err), strerror(x[1].err));
-		if (m) {
-			idle = 0;
-			tnet_sim_us(n, 100);
-		} else {
-			tnet_sim_next(n, 1000);
-			if (++idle > 200000)
-				fail_msg("transfer stalled");
-		}
-	}
-	uint8_t h[4][32];
-	tn_sha256_final(&x[0].tx, h[0]);
-	tn_sha256_final(&x[1].rx, h[1]);
-	tn_sha256_final(&x[1].tx, h[2]);
-	tn_sha256_final(&x[0].rx, h[3]);
-	assert_int_equal(x[1].rcvd, bytes);
-	assert_int_equal(x[0].rcvd, bytes);
-	assert_memory_equal(h[0], h[1], 32);
-	assert_memory_equal(h[2], h[3], 32);
+	tn_transfer_ok(n, c, s, bytes, seed, 0);
 	assert_int_equal(np_stack_mib(n->s[0], NP_MIB_TcpEstabResets) + np_stack_mib(n->s[1], NP_MIB_TcpEstabResets), 0);
 	np_dev_stats(n->d[0], &st[0]);
 	np_dev_stats(n->d[1], &st[1]);

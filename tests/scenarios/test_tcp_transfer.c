@@ -27,23 +27,6 @@ static int big(void)
 }
 
 /* Accepts the pending connection on lfd (after letting the handshake run). */
-static int accept_one(struct tnet *n, int lfd)
-{
-	/* Up to a minute of virtual time: under loss the SYN or SYN-ACK may need retransmitting. */
-	uint64_t until = n->now + 60000 * TN_MS;
-	while (n->now < until) {
-		int fd = np_accept(lfd, NULL, NULL);
-		if (fd >= 0) {
-			tn_nonblock(fd);
-			return fd;
-		}
-		assert_int_equal(errno, EAGAIN);
-		tnet_sim_next(n, 1);
-	}
-	fail_msg("no connection to accept");
-	return -1;
-}
-
 static void test_basic_exchange(void **state)
 {
 	struct tnet *n = tnet_new(1);
@@ -58,7 +41,7 @@ static void test_basic_exchange(void **state)
 	assert_int_equal(np_getpeername(c, (struct sockaddr *)&peer, &plen), -1);
 	assert_int_equal(errno, ENOTCONN);
 
-	int s = accept_one(n, lfd);
+	int s = tn_accept_ok(n, lfd);
 	struct pollfd pfd = { .fd = c, .events = POLLOUT };
 	assert_int_equal(np_poll(&pfd, 1, 0), 1);
 	assert_true(pfd.revents & POLLOUT);
@@ -118,49 +101,6 @@ static void test_basic_exchange(void **state)
 
 /* ---- bulk transfer ---- */
 
-/* Both directions at once; returns virtual ms taken. */
-static uint64_t transfer(struct tnet *n, int a, int b, uint64_t bytes, uint64_t seed)
-{
-	struct tn_side x[2];
-	memset(x, 0, sizeof(x));
-	x[0].fd = a;
-	x[1].fd = b;
-	for (int i = 0; i < 2; i++) {
-		x[i].to_send = bytes;
-		x[i].chunk = 16384;
-		x[i].g.x = seed * 7919 + (uint64_t)i + 1;
-		tn_sha256_init(&x[i].tx);
-		tn_sha256_init(&x[i].rx);
-	}
-	uint64_t t0 = n->now;
-	int idle = 0;
-	while (!(x[0].eof && x[1].eof)) {
-		uint64_t m = tn_pump(&x[0]) + tn_pump(&x[1]);
-		if (x[0].err || x[1].err)
-			fail_msg("connection failed: %s / %s (sent %llu/%llu, rcvd %llu/%llu)", strerror(x[0].err),
-				 strerror(x[1].err), (unsigned long long)x[0].sent, (unsigned long long)x[1].sent,
-				 (unsigned long long)x[0].rcvd, (unsigned long long)x[1].rcvd);
-		if (m) {
-			idle = 0;
-			tnet_sim_us(n, 100);
-		} else {
-			tnet_sim_next(n, 1000);
-			if (++idle > 200000)
-				fail_msg("transfer stalled");
-		}
-	}
-	uint8_t h[4][32];
-	tn_sha256_final(&x[0].tx, h[0]);
-	tn_sha256_final(&x[1].rx, h[1]);
-	tn_sha256_final(&x[1].tx, h[2]);
-	tn_sha256_final(&x[0].rx, h[3]);
-	assert_int_equal(x[1].rcvd, bytes);
-	assert_int_equal(x[0].rcvd, bytes);
-	assert_memory_equal(h[0], h[1], 32);
-	assert_memory_equal(h[2], h[3], 32);
-	return (n->now - t0) / TN_MS;
-}
-
 static void run_bulk(uint64_t seed, uint64_t bytes, const char *faults)
 {
 	struct tnet *n = tnet_new(seed);
@@ -173,8 +113,8 @@ static void run_bulk(uint64_t seed, uint64_t bytes, const char *faults)
 	int lfd = tn_listen(n, 1, TN_B_IP, 5001, 8);
 	int c = tn_connect(n, 0, TN_B_IP, 5001);
 	assert_true(lfd >= 0 && c >= 0);
-	int s = accept_one(n, lfd);
-	uint64_t ms = transfer(n, c, s, bytes, seed);
+	int s = tn_accept_ok(n, lfd);
+	uint64_t ms = tn_transfer_ok(n, c, s, bytes, seed, 16384);
 	uint64_t resets = np_stack_mib(n->s[0], NP_MIB_TcpEstabResets) + np_stack_mib(n->s[1], NP_MIB_TcpEstabResets);
 	assert_int_equal(resets, 0);
 	print_message("seed %llu: %llu bytes each way in %llu ms virtual; retrans %llu/%llu timeouts %llu/%llu "
@@ -215,12 +155,12 @@ static void test_loopback(void **state)
 	assert_true(lfd >= 0);
 	int c = tn_connect(n, 0, "127.0.0.1", 8080);
 	assert_true(c >= 0);
-	int s = accept_one(n, lfd);
+	int s = tn_accept_ok(n, lfd);
 	struct tcp_info ti;
 	socklen_t tl = sizeof(ti);
 	assert_int_equal(np_getsockopt(c, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
 	assert_true(ti.tcpi_snd_mss > 60000);   /* lo MTU - 40 */
-	transfer(n, c, s, 4u << 20, 9);
+	tn_transfer_ok(n, c, s, 4u << 20, 9, 16384);
 	np_close(c);
 	np_close(s);
 	np_close(lfd);
@@ -245,7 +185,7 @@ static void test_connect_transfer_close_cycles(void **state)
 	for (int k = 0; k < cycles; k++) {
 		int c = tn_connect(n, 0, TN_B_IP, 7);
 		assert_true(c >= 0);
-		int s = accept_one(n, lfd);
+		int s = tn_accept_ok(n, lfd);
 		assert_int_equal(np_send(c, msg, sizeof(msg), 0), (ssize_t)sizeof(msg));
 		tnet_sim(n, 1);
 		assert_int_equal(np_recv(s, buf, sizeof(buf), 0), (ssize_t)sizeof(msg));
