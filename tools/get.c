@@ -578,22 +578,20 @@ static int get_opt(struct get_opts *o, int argc, char **argv, int *i)
 		if (r < 0)
 			return -1;
 		NEED_DEV("--offload");
-		if (strcmp(v, "on") && strcmp(v, "off")) {
-			tool_usage_error("get", "--offload takes on or off, not '%s'", v);
+		int on = tool_parse_onoff("get", "--offload", v);
+		if (on < 0)
 			return -1;
-		}
-		cur->offload = !strcmp(v, "on");
+		cur->offload = on;
 		return 1;
 	}
 	if (OPT("--gro")) {
 		if (r < 0)
 			return -1;
 		NEED_DEV("--gro");
-		if (strcmp(v, "on") && strcmp(v, "off")) {
-			tool_usage_error("get", "--gro takes on or off, not '%s'", v);
+		int on = tool_parse_onoff("get", "--gro", v);
+		if (on < 0)
 			return -1;
-		}
-		cur->gro_off = !strcmp(v, "off");
+		cur->gro_off = !on;
 		return 1;
 	}
 	if (OPT("--mtu")) {

@@ -267,6 +267,16 @@ int tool_parse_prefix(const char *s, struct in_addr *addr, int *plen)
 	return 0;
 }
 
+int tool_parse_onoff(const char *cmd, const char *opt, const char *v)
+{
+	if (!strcmp(v, "on"))
+		return 1;
+	if (!strcmp(v, "off"))
+		return 0;
+	tool_usage_error(cmd, "%s takes on or off, not '%s'", opt, v);
+	return -1;
+}
+
 int tool_parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;

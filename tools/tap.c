@@ -236,15 +236,14 @@ static int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, i
 			tool_usage_error(cmd, "--offload applies to a device: give --tap IFNAME before it");
 			return -1;
 		}
-		if (strcmp(v, "on") && strcmp(v, "off")) {
-			tool_usage_error(cmd, "--offload takes on or off, not '%s'", v);
+		int on = tool_parse_onoff(cmd, "--offload", v);
+		if (on < 0)
 			return -1;
-		}
-		if (cur->af_packet && !strcmp(v, "on")) {
+		if (cur->af_packet && on) {
 			tool_usage_error(cmd, "--offload on is for --tap devices (AF_PACKET has no offloads in netpath)");
 			return -1;
 		}
-		cur->offload = !strcmp(v, "on");
+		cur->offload = on;
 		return 1;
 	}
 	if (OPT("--gro")) {
@@ -254,11 +253,10 @@ static int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, i
 			tool_usage_error(cmd, "--gro applies to a device: give --tap IFNAME before it");
 			return -1;
 		}
-		if (strcmp(v, "on") && strcmp(v, "off")) {
-			tool_usage_error(cmd, "--gro takes on or off, not '%s'", v);
+		int on = tool_parse_onoff(cmd, "--gro", v);
+		if (on < 0)
 			return -1;
-		}
-		cur->gro_off = !strcmp(v, "off");
+		cur->gro_off = !on;
 		return 1;
 	}
 	if (OPT("--mtu")) {

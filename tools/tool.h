@@ -44,6 +44,8 @@ int tool_parse_addr(const char *s, struct in_addr *addr);
 long long tool_parse_seconds(const char *s);
 /* Parses a long in [min, max]; 0 or -1. */
 int tool_parse_long(const char *s, long min, long max, long *out);
+/* The value of an on|off option: 1 or 0; -1 after printing a usage error naming cmd and opt. */
+int tool_parse_onoff(const char *cmd, const char *opt, const char *v);
 
 /* Formats a MAC as "02:00:00:00:00:01". */
 void tool_format_mac(const uint8_t mac[6], char out[18]);
