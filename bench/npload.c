@@ -124,6 +124,7 @@ struct opts {
 	long long mem_limit;
 	/* bulk TCP figures: --offload on (TSO/GSO + checksum offload on the cable ends or the vnet TAP) */
 	int offload;
+	int mmsg;            /* echo-server --mmsg N: UDP in batches of N (recvmmsg + sendmmsg), 0: one at a time */
 	const char *iface;   /* np-afpacket: the Linux interface to attach to */
 	int clamp;           /* stream-recv: TCP_WINDOW_CLAMP on the listener (kernel), 0: none */
 };
@@ -143,6 +144,7 @@ static void usage(FILE *out)
 		"  --keepalive (rr-scale: SO_KEEPALIVE on every end)  --mem-limit BYTES (conn-max)\n"
 		"  --nofd (netpath: sockets without an eventfd each, NP_SOCK_NOFD)\n"
 		"  --offload on|off        np-cable/np-tap/np-afpacket: TSO, GSO, checksum offload (default off)\n"
+		"  --mmsg N                echo-server, UDP: recvmmsg + sendmmsg batches of up to N (<= 64)\n"
 		"  --iface IF              np-afpacket: attach to IF (a veth end) with --addr A.B.C.D/N\n"
 		"  --clamp BYTES           stream-recv: TCP_WINDOW_CLAMP (the kernel with netpath's 64 KiB window)\n"
 		"bulk TCP over devices: stream-recv (listen on --port, count until EOF), stream-send (to --dst,\n"
@@ -220,6 +222,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->mem_limit = atoll(v);
 		else if (!strcmp(k, "--offload"))
 			o->offload = !strcmp(v, "on");
+		else if (!strcmp(k, "--mmsg"))
+			o->mmsg = atoi(v);
 		else if (!strcmp(k, "--iface"))
 			o->iface = v;
 		else if (!strcmp(k, "--clamp"))
@@ -275,6 +279,9 @@ struct backend {
 	 */
 	int (*send_batch)(int fd, const void *buf, size_t len, int n);
 	int (*recv_batch)(int fd, void *buf, size_t cap, int n);
+	/* sendmmsg/recvmmsg: the kernel's, or np_sendmmsg/np_recvmmsg (echo-server --mmsg). */
+	int (*sendmmsg)(int fd, struct mmsghdr *m, unsigned int n, int flags);
+	int (*recvmmsg)(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t);
 	/* Runs polled stacks until idle (no-op where the kernel or a thread does it). */
 	void (*progress)(struct backend *b);
 	struct in_addr addr[2];       /* the address of each side */
@@ -332,7 +339,7 @@ static void backend_kernel(struct backend *b)
 		.name = "kernel", .socket = k_socket, .bind = bind, .connect = connect, .listen = listen,
 		.accept = accept, .sendto = sendto, .recvfrom = recvfrom, .setsockopt = setsockopt, .close = close,
 		.set_nonblock = k_set_nonblock, .wait = k_wait, .progress = no_progress,
-		.send_batch = k_send_batch, .recv_batch = k_recv_batch,
+		.send_batch = k_send_batch, .recv_batch = k_recv_batch, .sendmmsg = sendmmsg, .recvmmsg = recvmmsg,
 	};
 	inet_pton(AF_INET, "127.0.0.1", &b->addr[0]);
 	b->addr[1] = b->addr[0];
@@ -403,7 +410,8 @@ static void backend_np_common(struct backend *b, const char *name)
 		.name = name, .socket = np_socket_side, .bind = np_bind, .connect = np_connect, .listen = np_listen,
 		.accept = np_accept, .sendto = np_sendto, .recvfrom = np_recvfrom, .setsockopt = np_setsockopt,
 		.close = np_close, .set_nonblock = np_set_nonblock, .wait = np_wait, .progress = np_progress,
-		.send_batch = np_send_batch, .recv_batch = np_recv_batch, .epfd = -1,
+		.send_batch = np_send_batch, .recv_batch = np_recv_batch, .sendmmsg = np_sendmmsg,
+		.recvmmsg = np_recvmmsg, .epfd = -1,
 	};
 }
 
@@ -618,6 +626,40 @@ static int mode_echo_server(const struct opts *o)
 		}
 		if (b.polled && !b.wait(&b, rfd, POLLIN, 100))
 			continue;
+		if (type == SOCK_DGRAM && o->mmsg > 0) {
+			/* Batches: everything waiting (up to --mmsg) in, the same datagrams back out. */
+			static char bufs[BATCH_MAX][MAX_DGRAM];
+			struct mmsghdr m[BATCH_MAX];
+			struct iovec iov[BATCH_MAX];
+			struct sockaddr_in from[BATCH_MAX];
+			int want = o->mmsg < BATCH_MAX ? o->mmsg : BATCH_MAX;
+			for (;;) {
+				memset(m, 0, sizeof(m[0]) * (size_t)want);
+				for (int i = 0; i < want; i++) {
+					iov[i] = (struct iovec){ .iov_base = bufs[i], .iov_len = sizeof(bufs[i]) };
+					m[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_namelen = sizeof(from[i]),
+									.msg_iov = &iov[i], .msg_iovlen = 1 };
+				}
+				int got = b.recvmmsg(rfd, m, (unsigned)want, b.polled ? MSG_DONTWAIT : MSG_WAITFORONE, NULL);
+				if (got <= 0)
+					break;
+				for (int i = 0; i < got; i++) {
+					iov[i].iov_len = m[i].msg_len;
+					bytes += m[i].msg_len;
+				}
+				packets += (unsigned long)got;
+				for (int sent = 0; sent < got;) {
+					int r = b.sendmmsg(rfd, m + sent, (unsigned)(got - sent), 0);
+					if (r <= 0)
+						break;
+					sent += r;
+				}
+				if (!b.polled)
+					break;
+			}
+			b.progress(&b);
+			continue;
+		}
 		for (;;) {
 			struct sockaddr_in from;
 			socklen_t fl = sizeof(from);

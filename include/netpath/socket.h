@@ -52,6 +52,20 @@ ssize_t np_sendto(int fd, const void *buf, size_t len, int flags, const struct s
 ssize_t np_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *src, socklen_t *addrlen);
 ssize_t np_sendmsg(int fd, const struct msghdr *msg, int flags);
 ssize_t np_recvmsg(int fd, struct msghdr *msg, int flags);
+/*
+ * Linux's sendmmsg(2)/recvmmsg(2) (struct mmsghdr needs _GNU_SOURCE):
+ * several messages under one hold of the stack, so a batching device (a TAP
+ * opened with NP_TAP_IO_URING) hands the whole batch to the kernel at once.
+ * They return how many messages went (msg_len set for each); an error ends
+ * the batch and is returned only when no message went, as Linux does (an
+ * error after the first received message is kept as the socket's pending
+ * error, SO_ERROR). vlen is capped at 1024 (UIO_MAXIOV). recvmmsg takes
+ * MSG_WAITFORONE, and checks timeout after each message, as Linux does.
+ */
+struct mmsghdr;
+struct timespec;
+int np_sendmmsg(int fd, struct mmsghdr *msgvec, unsigned int vlen, int flags);
+int np_recvmmsg(int fd, struct mmsghdr *msgvec, unsigned int vlen, int flags, struct timespec *timeout);
 int np_shutdown(int fd, int how);
 int np_close(int fd);
 int np_getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen);

@@ -506,6 +506,100 @@ ssize_t np_recvmsg(int fd, struct msghdr *msg, int flags)
 	sockfd_unlock_put(so, sk);
 	return ret_err_ssize(rc);
 }
+/* Sum of a message's iovec, or a negative errno for a vector np_sendmsg would refuse. */
+static ssize_t msg_iov_len(const struct msghdr *msg)
+{
+	if (!msg || (msg->msg_iovlen && !msg->msg_iov))
+		return -EFAULT;
+	if (msg->msg_iovlen > 1024)
+		return -EMSGSIZE;   /* UIO_MAXIOV */
+	size_t len = 0;
+	for (size_t i = 0; i < (size_t)msg->msg_iovlen; i++)
+		len += msg->msg_iov[i].iov_len;
+	return (ssize_t)len;
+}
+
+int np_sendmmsg(int fd, struct mmsghdr *msgvec, unsigned int vlen, int flags)
+{
+	struct sock *sk;
+	struct socket *so = sockfd_lookup_lock(fd, &sk);
+	if (!so)
+		return -1;
+	if (vlen > 1024)
+		vlen = 1024;   /* UIO_MAXIOV, as Linux caps it */
+	ssize_t rc = (vlen && !msgvec) ? -EFAULT : 0;
+	unsigned int n = 0;
+	/* One stack hold for the batch: a batching driver rings its doorbell once, at the unlock. */
+	while (rc >= 0 && n < vlen) {
+		rc = msg_iov_len(&msgvec[n].msg_hdr);
+		if (rc < 0)
+			break;
+		rc = so->ops->sendmsg(so, &msgvec[n].msg_hdr, (size_t)rc, flags);
+		if (rc < 0)
+			break;
+		msgvec[n++].msg_len = (unsigned int)rc;
+	}
+	sockfd_unlock_put(so, sk);
+	if (n)
+		return (int)n;
+	return ret_err(rc);
+}
+
+int np_recvmmsg(int fd, struct mmsghdr *msgvec, unsigned int vlen, int flags, struct timespec *timeout)
+{
+	struct sock *sk;
+	struct socket *so = sockfd_lookup_lock(fd, &sk);
+	if (!so)
+		return -1;
+	if (vlen > 1024)
+		vlen = 1024;
+	ssize_t rc = (vlen && !msgvec) ? -EFAULT : 0;
+	struct timespec end = { 0 };
+	if (rc == 0 && timeout) {
+		if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L) {
+			rc = -EINVAL;
+		} else {
+			clock_gettime(CLOCK_MONOTONIC, &end);
+			end.tv_sec += timeout->tv_sec;
+			end.tv_nsec += timeout->tv_nsec;
+			if (end.tv_nsec >= 1000000000L) {
+				end.tv_sec++;
+				end.tv_nsec -= 1000000000L;
+			}
+		}
+	}
+	unsigned int n = 0;
+	while (rc >= 0 && n < vlen) {
+		struct msghdr *m = &msgvec[n].msg_hdr;
+		rc = msg_iov_len(m);
+		if (rc < 0)
+			break;
+		m->msg_flags = 0;
+		rc = so->ops->recvmsg(so, m, (size_t)rc, flags);
+		if (rc < 0)
+			break;
+		msgvec[n++].msg_len = (unsigned int)rc;
+		/* MSG_WAITFORONE: only the first message may wait. */
+		if (flags & MSG_WAITFORONE)
+			flags |= MSG_DONTWAIT;
+		if (timeout) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+				break;
+		}
+		if (m->msg_flags & MSG_OOB)
+			break;
+	}
+	/* Linux keeps a later error for the next call (SO_ERROR); running out of messages is no error. */
+	if (n && rc < 0 && rc != -EAGAIN && rc != -EWOULDBLOCK && !sk->sk_err)
+		sk->sk_err = (int)-rc;
+	sockfd_unlock_put(so, sk);
+	if (n)
+		return (int)n;
+	return ret_err(rc);
+}
+
 
 ssize_t np_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *dest, socklen_t addrlen)
 {

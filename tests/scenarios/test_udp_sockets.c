@@ -6,7 +6,8 @@
  * Covers an echo exchange, ICMP port unreachable turning into ECONNREFUSED
  * on a connected socket's next call, broadcast with and without
  * SO_BROADCAST, EMSGSIZE, EDESTADDRREQ, ENOTCONN, and receive-buffer
- * overflow counted where Linux counts it.
+ * overflow counted where Linux counts it, and sendmmsg/recvmmsg batches
+ * (counts, per-message lengths and sources, errors only when nothing went).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -354,6 +355,89 @@ static void test_rcvbuf_overflow(void **state)
 	np_close(tx);
 }
 
+/* np_sendmmsg/np_recvmmsg: Linux's batch semantics, message by message. */
+static void test_mmsg(void **state)
+{
+	struct net *n = *state;
+	int server = udp_bound(n->s[1], "0.0.0.0", 9);
+	int client = udp_socket(n->s[0]);
+	struct sockaddr_in dst = addr_of(B_IP, 9);
+	static char out[5][300], in[8][400];
+	struct mmsghdr m[8];
+	struct iovec iov[8];
+
+	/* Five datagrams of different sizes in one call: all go, each msg_len set. */
+	memset(m, 0, sizeof(m));
+	for (int i = 0; i < 5; i++) {
+		memset(out[i], 'a' + i, sizeof(out[i]));
+		iov[i] = (struct iovec){ .iov_base = out[i], .iov_len = (size_t)(10 + 50 * i) };
+		m[i].msg_hdr = (struct msghdr){ .msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &iov[i],
+						.msg_iovlen = 1 };
+	}
+	assert_int_equal(np_sendmmsg(client, m, 5, 0), 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(m[i].msg_len, 10 + 50 * i);
+	assert_int_equal(mib(n, 0, NP_MIB_UdpOutDatagrams), 5);
+	sim(n, 10);
+
+	/* Received in order with their sources; a vlen beyond what waits returns what waits. */
+	struct sockaddr_in from[8];
+	memset(m, 0, sizeof(m));
+	for (int i = 0; i < 8; i++) {
+		iov[i] = (struct iovec){ .iov_base = in[i], .iov_len = sizeof(in[i]) };
+		m[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_namelen = sizeof(from[i]), .msg_iov = &iov[i],
+						.msg_iovlen = 1 };
+	}
+	assert_int_equal(np_recvmmsg(server, m, 8, MSG_DONTWAIT, NULL), 5);
+	struct sockaddr_in a_addr = addr_of(A_IP, 0);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(m[i].msg_len, 10 + 50 * i);
+		assert_memory_equal(in[i], out[i], m[i].msg_len);
+		assert_int_equal(m[i].msg_hdr.msg_namelen, sizeof(from[i]));
+		assert_int_equal(from[i].sin_addr.s_addr, a_addr.sin_addr.s_addr);
+	}
+	/* Nothing left: the first message fails, so the call does, with EAGAIN. */
+	assert_int_equal(np_recvmmsg(server, m, 8, MSG_DONTWAIT, NULL), -1);
+	assert_int_equal(errno, EAGAIN);
+
+	/* An error ends the batch: what went before it is the result; first in line, it is the error. */
+	static char big[70000];
+	memset(m, 0, sizeof(m));
+	for (int i = 0; i < 3; i++) {
+		iov[i] = (struct iovec){ .iov_base = i == 1 ? big : out[i], .iov_len = i == 1 ? sizeof(big) : 20 };
+		m[i].msg_hdr = (struct msghdr){ .msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &iov[i],
+						.msg_iovlen = 1 };
+	}
+	assert_int_equal(np_sendmmsg(client, m, 3, 0), 1);
+	assert_int_equal(np_sendmmsg(client, m + 1, 2, 0), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	sim(n, 10);
+
+	/* MSG_WAITFORONE on a blocking socket: only the first may wait, so two queued come back at once. */
+	assert_int_equal(np_sendmmsg(client, m + 2, 1, 0), 1);
+	sim(n, 10);
+	memset(m, 0, sizeof(m));
+	for (int i = 0; i < 4; i++) {
+		iov[i] = (struct iovec){ .iov_base = in[i], .iov_len = sizeof(in[i]) };
+		m[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1 };
+	}
+	assert_int_equal(np_recvmmsg(server, m, 4, MSG_WAITFORONE, NULL), 2);
+	assert_int_equal(m[0].msg_len, 20);
+	assert_int_equal(m[1].msg_len, 20);
+
+	/* Argument errors, as Linux reports them. */
+	assert_int_equal(np_sendmmsg(client, m, 0, 0), 0);
+	assert_int_equal(np_sendmmsg(client, NULL, 2, 0), -1);
+	assert_int_equal(errno, EFAULT);
+	struct timespec bad = { .tv_sec = 0, .tv_nsec = 2000000000L };
+	assert_int_equal(np_recvmmsg(server, m, 2, MSG_DONTWAIT, &bad), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(np_recvmmsg(12345678, m, 2, 0, NULL), -1);
+	assert_int_equal(errno, EBADF);
+	np_close(client);
+	np_close(server);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +447,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_emsgsize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unconnected_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rcvbuf_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mmsg, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
