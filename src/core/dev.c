@@ -496,17 +496,40 @@ int dev_queue_xmit(struct sk_buff *skb)
 		if (!skb)
 			return -ENOBUFS;
 	}
-	int err = 0;
+	int err = 0, queued = 0;
 	while (skb) {
 		struct sk_buff *next = skb->next;
 		skb->next = NULL;
+		/*
+		 * Linux's __dev_xmit_skb bypass: an idle work-conserving queue (nothing
+		 * queued, nothing held back from a busy driver, the runner not inside
+		 * it) hands the packet to the driver directly; counted as sent by it.
+		 */
+		if (q->ops->can_bypass && !q->qlen && !q->gso_skb && !q->running && !dev->tx_stopped) {
+			trace_stage(skb, "sch_direct_xmit");
+			uint32_t len = skb->len;
+			q->running = 1;
+			if (dev_hard_start_xmit(skb, dev) != NETDEV_TX_OK) {
+				q->gso_skb = skb;   /* the driver kept it: NET_TX retries, ahead of later packets */
+				q->requeues++;
+				netif_schedule(dev);
+			} else {
+				q->packets++;
+				q->bytes += len;
+			}
+			q->running = 0;
+			skb = next;
+			continue;
+		}
 		if (q->ops->enqueue(skb, q) != NET_XMIT_SUCCESS) {
 			dev->stats.tx_dropped++;
 			err = -ENOBUFS;
 		}
+		queued = 1;
 		skb = next;
 	}
-	if (!dev->tx_stopped)
+	/* A refused bypass already scheduled NET_TX; only queued packets want the runner now. */
+	if (queued && !dev->tx_stopped)
 		__qdisc_run(q);
 	return err;
 }

@@ -113,6 +113,7 @@ const struct Qdisc_ops pfifo_qdisc_ops = {
 	.reset = fifo_reset,
 	.init = pfifo_init,
 	.dump = pfifo_dump,
+	.can_bypass = 1,
 };
 
 const struct Qdisc_ops bfifo_qdisc_ops = {
@@ -122,4 +123,5 @@ const struct Qdisc_ops bfifo_qdisc_ops = {
 	.reset = fifo_reset,
 	.init = bfifo_init,
 	.dump = bfifo_dump,
+	.can_bypass = 1,
 };

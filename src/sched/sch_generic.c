@@ -80,6 +80,7 @@ const struct Qdisc_ops pfifo_fast_ops = {
 	.reset = pfifo_fast_reset,
 	.init = pfifo_fast_init,
 	.dump = pfifo_fast_dump,
+	.can_bypass = 1,
 };
 
 int qdisc_drop(struct sk_buff *skb, struct Qdisc *q)
@@ -138,7 +139,7 @@ void qdisc_destroy(struct Qdisc *q)
 	free(q);
 }
 
-int __qdisc_run(struct Qdisc *q)
+static int qdisc_restart_all(struct Qdisc *q)
 {
 	struct net_device *dev = q->dev;
 	int quota = 64, sent = 0;
@@ -163,5 +164,15 @@ int __qdisc_run(struct Qdisc *q)
 	/* Quota used up with packets left: yield to other work, continue in NET_TX. */
 	if (q->qlen)
 		netif_schedule(dev);
+	return sent;
+}
+
+/* The runner marks the qdisc busy so that a packet sent meanwhile queues behind, never bypasses. */
+int __qdisc_run(struct Qdisc *q)
+{
+	int was = q->running;
+	q->running = 1;
+	int sent = qdisc_restart_all(q);
+	q->running = was;
 	return sent;
 }

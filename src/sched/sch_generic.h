@@ -31,12 +31,19 @@ struct Qdisc_ops {
 	void (*dump)(const struct Qdisc *q, char *buf, size_t cap);
 	/* Packets held inside the discipline beyond qlen (netem's delay line); may be NULL. */
 	uint32_t (*held)(const struct Qdisc *q);
+	/*
+	 * Work-conserving FIFO (Linux's TCQ_F_CAN_BYPASS): with nothing queued a
+	 * packet may go straight to the driver (sch_direct_xmit), skipping an
+	 * enqueue and a dequeue that could not reorder or delay it.
+	 */
+	int can_bypass;
 };
 
 struct Qdisc {
 	const struct Qdisc_ops *ops;
 	struct net_device *dev;
 	struct sk_buff *gso_skb;        /* requeued after NETDEV_TX_BUSY */
+	int running;                    /* a packet is in the driver (Linux's qdisc_run_begin): no bypass meanwhile */
 	uint32_t limit;
 	uint32_t qlen;
 	uint64_t drops, requeues, packets, bytes;

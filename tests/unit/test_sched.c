@@ -2,7 +2,8 @@
  * Queueing disciplines (src/sched): pfifo's limit, pfifo_fast's bands by
  * TOS (through ip_build_and_send_pkt's rt_tos2priority), tbf's rate, burst,
  * byte limit and watchdog on a virtual clock, netem's delay, loss and
- * duplication (seeded), the spec parser's errors and the `tc -s qdisc` print.
+ * duplication (seeded), the spec parser's errors and the `tc -s qdisc` print,
+ * and the idle-queue bypass (Linux's TCQ_F_CAN_BYPASS) with its ordering rules.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "net/ipv4/ip.h"
 #include "netpath/netpath.h"
 #include "sched/sch_generic.h"
+#include "trace/trace.h"
 
 #define T0 (1000 * NSEC_PER_MSEC)
 #define MAXREC 4096
@@ -183,6 +185,98 @@ static void test_requeue_counted(void **state)
 		;
 	assert_int_equal(f->r->n, 3);
 	assert_int_equal(f->dev->qdisc->packets, 3);
+}
+
+/* ---- bypass of an idle work-conserving queue ------------------------------ */
+
+struct paths {
+	int n;
+	char text[8][512];
+};
+
+static void on_path(void *arg, const struct np_trace_path *p)
+{
+	struct paths *ps = arg;
+	if (ps->n < 8)
+		np_trace_format(p, ps->text[ps->n++], sizeof(ps->text[0]));
+}
+
+/* Traces one frame through dev_queue_xmit and returns its path's text. */
+static const char *traced_xmit(struct fx *f, struct paths *ps, uint8_t tag)
+{
+	struct sk_buff *skb = alloc_skb(f->s, 60);
+	memset(skb_put(skb, 60), 0, 60);
+	skb->data[0] = tag;
+	skb->dev = f->dev;
+	np_stack_trace_cb(f->s, on_path, ps);
+	trace_begin(skb, 1);
+	assert_int_equal(dev_queue_xmit(skb), 0);
+	np_stack_trace_cb(f->s, NULL, NULL);
+	assert_true(ps->n > 0);
+	return ps->text[ps->n - 1];
+}
+
+static void test_bypass_idle_queue(void **state)
+{
+	struct fx *f = *state;
+	struct paths ps = { .n = 0 };
+	struct Qdisc *q = f->dev->qdisc;
+	assert_true(q->ops->can_bypass);
+
+	/* Idle pfifo_fast: straight to the driver, never queued, counted as sent by the qdisc. */
+	const char *t = traced_xmit(f, &ps, 1);
+	assert_non_null(strstr(t, "dev_queue_xmit(t0) -> sch_direct_xmit -> dev_hard_start_xmit"));
+	assert_null(strstr(t, "pfifo_fast_enqueue"));
+	assert_int_equal(f->r->n, 1);
+	assert_int_equal(q->packets, 1);
+	assert_int_equal(q->bytes, 60);
+
+	/* A busy driver keeps the packet: held at the head, later ones queue behind it, order kept. */
+	f->r->busy = 1;
+	assert_int_equal(xmit(f, 60, 2), 0);
+	assert_non_null(q->gso_skb);
+	assert_int_equal(q->requeues, 1);   /* one refusal: no second try before NET_TX */
+	assert_int_equal(q->qlen, 0);
+	assert_int_equal(xmit(f, 60, 3), 0);
+	assert_int_equal(xmit(f, 60, 4), 0);
+	assert_int_equal(q->qlen, 2);
+	f->r->busy = 0;
+	while (np_stack_poll(f->s))
+		;
+	assert_int_equal(f->r->n, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(f->r->first[i], i + 1);
+	assert_int_equal(q->packets, 4);
+	assert_null(q->gso_skb);
+
+	/* Idle again: the bypass is back. */
+	t = traced_xmit(f, &ps, 5);
+	assert_non_null(strstr(t, "sch_direct_xmit"));
+	assert_int_equal(f->r->n, 5);
+
+	/* A stopped queue never bypasses: the packet waits in the qdisc. */
+	netif_stop_queue(f->dev);
+	assert_int_equal(xmit(f, 60, 6), 0);
+	assert_int_equal(q->qlen, 1);
+	assert_int_equal(f->r->n, 5);
+	netif_wake_queue(f->dev);
+	while (np_stack_poll(f->s))
+		;
+	assert_int_equal(f->r->n, 6);
+}
+
+/* A shaping qdisc (tbf) is not work-conserving: it never bypasses. */
+static void test_no_bypass_when_shaping(void **state)
+{
+	struct fx *f = *state;
+	struct paths ps = { .n = 0 };
+	assert_int_equal(np_dev_set_qdisc(ND(f->dev), "tbf:rate=1mbit,burst=10k,limit=100k", NULL), 0);
+	assert_false(f->dev->qdisc->ops->can_bypass);
+	const char *t = traced_xmit(f, &ps, 1);
+	assert_null(strstr(t, "sch_direct_xmit"));
+	assert_int_equal(f->r->n, 1);   /* within the burst: sent at once, through the queue */
+	assert_int_equal(np_dev_set_qdisc(ND(f->dev), "pfifo:limit=10", NULL), 0);
+	assert_true(f->dev->qdisc->ops->can_bypass);
 }
 
 /* ---- tbf ----------------------------------------------------------------- */
@@ -397,6 +491,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bfifo_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pfifo_fast_bands_by_tos, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requeue_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bypass_idle_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_bypass_when_shaping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tbf_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tbf_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tbf_limit_from_latency, setup, teardown),
