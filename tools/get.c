@@ -1,8 +1,9 @@
 /*
  * `netpath get`: an HTTP/1.1 client (RFC 9110, 9112) inside a netpath stack
  * on a TAP device, like `curl -o FILE URL`: every byte crosses netpath's TCP.
- *   cmd_get -> get_parse_url -> get_setup (np_stack_create, tool_dev_setup,
- *              default route, capture, trace) -> np_stack_start (the stack's thread)
+ *   cmd_get -> get_opt (tap_opt: the device options of run) -> get_parse_url
+ *           -> tap_stack_setup (tap.c: np_stack_create, tool_dev_setup, default
+ *              route, capture, trace) -> np_stack_start (the stack's thread)
  *           -> get_connect (non-blocking np_connect, np_poll for POLLOUT, SO_ERROR)
  *           -> np_send the request -> get_head (status line, headers; 1xx skipped)
  *           -> body framed by Content-Length, chunked, or the server's close
@@ -30,12 +31,9 @@
 #define GET_HEAD_MAX 65536
 
 struct get_opts {
-	struct tool_dev devs[8];
-	int ndevs;
-	const char *gateway, *pcap, *out, *url;
-	const char *sysctls[32];
-	int nsysctls;
-	int trace, counters;
+	struct tap_opts dev;        /* the device and global options, as for run (tap.c) */
+	const char *out, *url;
+	int counters;
 	long long timeout_ns;       /* no byte for this long: give up */
 };
 
@@ -464,182 +462,18 @@ static int get_send_all(struct np_stack *s, int fd, const char *buf, size_t len,
 
 /* ---- set-up and options ---- */
 
-/* Creates the stack: sysctls, devices, default route, capture, trace. NULL after printing why. */
-static struct np_stack *get_setup(struct get_opts *o, struct np_capture **cap)
-{
-	struct np_stack_config cfg = { .name = "netpath", .clock = NULL, .seed = 0 };
-	struct np_stack *s = np_stack_create(&cfg);
-	int rc;
-
-	*cap = NULL;
-	if (s == NULL) {
-		fprintf(stderr, "netpath: get: cannot create a stack (out of memory?)\n");
-		return NULL;
-	}
-	for (int i = 0; i < o->nsysctls; i++) {
-		char name[128];
-		const char *eq = strchr(o->sysctls[i], '=');
-		size_t len = (size_t)(eq - o->sysctls[i]);
-		long val;
-		if (len >= sizeof(name) || tool_parse_long(eq + 1, -2147483648L, 2147483647L, &val) < 0) {
-			fprintf(stderr, "netpath: bad --sysctl '%s' (expected NAME=INTEGER)\n", o->sysctls[i]);
-			goto fail;
-		}
-		memcpy(name, o->sysctls[i], len);
-		name[len] = '\0';
-		if ((rc = np_sysctl_set(s, name, val)) < 0) {
-			fprintf(stderr, "netpath: cannot set sysctl %s to %ld: %s\n", name, val,
-				rc == -ENOENT ? "no such tunable (see `netpath sysctl`)" : strerror(-rc));
-			goto fail;
-		}
-	}
-	for (int i = 0; i < o->ndevs; i++) {
-		if (tool_dev_setup(s, &o->devs[i]) < 0)
-			goto fail;
-	}
-	if (o->gateway != NULL && (rc = np_route_add(s, "default", o->gateway, NULL)) < 0) {
-		fprintf(stderr, "netpath: cannot add default route via %s: %s\n", o->gateway,
-			rc == -EINVAL ? "gateway is not on a connected network" : strerror(-rc));
-		goto fail;
-	}
-	if (o->pcap != NULL) {
-		int err = 0;
-		*cap = np_capture_open(o->pcap, &err);
-		if (*cap == NULL) {
-			fprintf(stderr, "netpath: cannot open capture file %s: %s\n", o->pcap, strerror(err ? -err : EIO));
-			goto fail;
-		}
-		for (int i = 0; i < o->ndevs; i++)
-			np_dev_capture(o->devs[i].dev, *cap);
-	}
-	if (o->trace)
-		np_stack_trace(s, NP_TRACE_STAGES | NP_TRACE_PATHS, stderr);
-	return s;
-fail:
-	np_stack_destroy(s);
-	return NULL;
-}
-
-/* One option of get; 1 consumed, 0 not an option, -1 usage error (printed). */
+/*
+ * One option of get: the device and global options of run first (tap_opt),
+ * then get's own. 1 consumed, 0 not an option, -1 usage error (printed).
+ */
 static int get_opt(struct get_opts *o, int argc, char **argv, int *i)
 {
-	static const struct {
-		const char *name;
-		enum np_dir dir;
-	} fo[] = { { "--faults-rx", NP_RX }, { "--faults-tx", NP_TX }, { "--faults", NP_RXTX } };
-	struct tool_dev *cur = o->ndevs ? &o->devs[o->ndevs - 1] : NULL;
 	const char *v;
-	struct in_addr a;
-	int plen, r;
-	long n;
+	int r;
 
+	if ((r = tap_opt("get", &o->dev, argc, argv, i)) != 0)
+		return r;
 #define OPT(name) ((r = tool_opt("get", argc, argv, i, name, &v)) != 0)
-#define NEED_DEV(name)                                                                                  \
-	do {                                                                                            \
-		if (cur == NULL) {                                                                      \
-			tool_usage_error("get", "%s applies to a device: give --tap IFNAME before it", name); \
-			return -1;                                                                      \
-		}                                                                                       \
-	} while (0)
-	if (OPT("--tap")) {
-		if (r < 0)
-			return -1;
-		if (o->ndevs == (int)(sizeof(o->devs) / sizeof(o->devs[0])) || *v == '\0' || strlen(v) >= 16) {
-			tool_usage_error("get", "bad or too many --tap '%s' (names of 1 to 15 characters)", v);
-			return -1;
-		}
-		memset(&o->devs[o->ndevs], 0, sizeof(o->devs[0]));
-		o->devs[o->ndevs++].tap = v;
-		return 1;
-	}
-	if (OPT("--addr")) {
-		if (r < 0)
-			return -1;
-		NEED_DEV("--addr");
-		if (tool_parse_prefix(v, &a, &plen) < 0 || cur->naddrs == NP_MAX_IFADDRS) {
-			tool_usage_error("get", "bad address '%s' (expected A.B.C.D/N, e.g. 10.0.0.2/24)", v);
-			return -1;
-		}
-		cur->addrs[cur->naddrs++] = v;
-		return 1;
-	}
-	if (OPT("--host-addr")) {
-		if (r < 0)
-			return -1;
-		NEED_DEV("--host-addr");
-		if (tool_parse_prefix(v, &a, &plen) < 0) {
-			tool_usage_error("get", "bad host address '%s' (expected A.B.C.D/N, e.g. 10.0.0.1/24)", v);
-			return -1;
-		}
-		cur->host_addr = v;
-		return 1;
-	}
-	if (OPT("--offload")) {
-		if (r < 0)
-			return -1;
-		NEED_DEV("--offload");
-		int on = tool_parse_onoff("get", "--offload", v);
-		if (on < 0)
-			return -1;
-		cur->offload = on;
-		return 1;
-	}
-	if (OPT("--gro")) {
-		if (r < 0)
-			return -1;
-		NEED_DEV("--gro");
-		int on = tool_parse_onoff("get", "--gro", v);
-		if (on < 0)
-			return -1;
-		cur->gro_off = !on;
-		return 1;
-	}
-	if (OPT("--mtu")) {
-		if (r < 0)
-			return -1;
-		NEED_DEV("--mtu");
-		if (tool_parse_long(v, 68, 65535, &n) < 0) {
-			tool_usage_error("get", "bad MTU '%s' (68 to 65535)", v);
-			return -1;
-		}
-		cur->mtu = n;
-		return 1;
-	}
-	for (size_t k = 0; k < sizeof(fo) / sizeof(fo[0]); k++) {
-		if (OPT(fo[k].name)) {
-			if (r < 0)
-				return -1;
-			NEED_DEV(fo[k].name);
-			cur->faults[fo[k].dir] = v;
-			return 1;
-		}
-	}
-	if (OPT("--gateway")) {
-		if (r < 0)
-			return -1;
-		if (tool_parse_addr(v, &a) < 0) {
-			tool_usage_error("get", "bad gateway '%s' (expected A.B.C.D)", v);
-			return -1;
-		}
-		o->gateway = v;
-		return 1;
-	}
-	if (OPT("--pcap")) {
-		if (r < 0)
-			return -1;
-		o->pcap = v;
-		return 1;
-	}
-	if (OPT("--sysctl")) {
-		if (r < 0)
-			return -1;
-		if (strchr(v, '=') == NULL || o->nsysctls == (int)(sizeof(o->sysctls) / sizeof(o->sysctls[0]))) {
-			tool_usage_error("get", "bad --sysctl '%s' (expected NAME=VALUE)", v);
-			return -1;
-		}
-		o->sysctls[o->nsysctls++] = v;
-		return 1;
-	}
 	if (OPT("--timeout")) {
 		if (r < 0)
 			return -1;
@@ -665,11 +499,6 @@ static int get_opt(struct get_opts *o, int argc, char **argv, int *i)
 		return 1;
 	}
 #undef OPT
-#undef NEED_DEV
-	if (strcmp(argv[*i], "--trace") == 0) {
-		o->trace = 1;
-		return 1;
-	}
 	if (strcmp(argv[*i], "--counters") == 0) {
 		o->counters = 1;
 		return 1;
@@ -685,7 +514,7 @@ int cmd_get(int argc, char **argv)
 	struct get_url u;
 	struct get_resp resp;
 	struct get_conn g;
-	struct np_capture *cap = NULL;
+	struct tap_stack t;
 	struct np_stack *s;
 	char req[4096 + 256];
 	unsigned long long got = 0;
@@ -697,6 +526,7 @@ int cmd_get(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	memset(&no, 0, sizeof(no));
 	o.timeout_ns = 60LL * 1000000000LL;
+	o.dev.trace_out = stderr;     /* the body may go to stdout */
 	for (int i = 1; i < argc; i++) {
 		int r = get_opt(&o, argc, argv, &i);
 		if (r == 0)
@@ -723,13 +553,13 @@ int cmd_get(int argc, char **argv)
 		tool_usage_error("get", "give an output file: -o FILE (or -o - for stdout)");
 		return EXIT_USAGE;
 	}
-	if (o.ndevs == 0) {
+	if (o.dev.ndevs == 0) {
 		tool_usage_error("get", "give a device with --tap IFNAME --addr A.B.C.D/N");
 		return EXIT_USAGE;
 	}
-	for (int i = 0; i < o.ndevs; i++) {
-		if (o.devs[i].naddrs == 0) {
-			tool_usage_error("get", "%s needs an address: add --addr A.B.C.D/N", o.devs[i].tap);
+	for (int i = 0; i < o.dev.ndevs; i++) {
+		if (o.dev.devs[i].naddrs == 0) {
+			tool_usage_error("get", "%s needs an address: add --addr A.B.C.D/N", o.dev.devs[i].tap);
 			return EXIT_USAGE;
 		}
 	}
@@ -741,12 +571,11 @@ int cmd_get(int argc, char **argv)
 
 	if (nf_check("get", &no) < 0)
 		return EXIT_USAGE;
-	s = get_setup(&o, &cap);
-	if (s == NULL) {
-		if (cap)
-			np_capture_close(cap);
+	if (tap_stack_setup(&t, &o.dev, "netpath") < 0) {
+		tap_stack_free(&t, &o.dev);
 		return 1;
 	}
+	s = t.s;
 	if (nf_apply(s, &no) < 0)
 		goto out_stack;
 	tool_signals_install(NULL);   /* SIGINT/SIGTERM set a flag the loops look at */
@@ -754,8 +583,8 @@ int cmd_get(int argc, char **argv)
 		fprintf(stderr, "netpath: get: cannot start the stack's thread: %s\n", strerror(-n));
 		goto out_stack;
 	}
-	for (int i = 0; i < o.ndevs; i++)
-		tool_dev_ready(&o.devs[i]);
+	for (int i = 0; i < o.dev.ndevs; i++)
+		tool_dev_ready(&o.dev.devs[i]);
 
 	memset(&g, 0, sizeof(g));
 	g.s = s;
@@ -844,12 +673,6 @@ out_stack:
 		nf_print_counters(s, &no, info);
 	}
 	fflush(stdout);
-	if (cap != NULL) {
-		for (int i = 0; i < o.ndevs; i++)
-			np_dev_capture(o.devs[i].dev, NULL);
-	}
-	np_stack_destroy(s);
-	if (cap != NULL)
-		np_capture_close(cap);
+	tap_stack_free(&t, &o.dev);
 	return rc;
 }

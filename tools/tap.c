@@ -7,6 +7,8 @@
  *           each, serve.c) -> sigtimedwait for SIGINT/SIGTERM -> serve_stop -> np_stack_join
  *   cmd_ping -> np_ping_send each interval -> np_stack_run(s, small timeout)
  *            -> ping_reply (np_ping_handler callback) -> iputils-style summary
+ * The device options (tap_opt) and the stack set-up (tap_stack_setup) here
+ * are also those of `netpath get` (get.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -134,22 +136,13 @@ void tool_dev_ready(const struct tool_dev *d)
 	tool_netdev_ready(d);
 }
 
-/* Options shared by run and ping. */
-struct tap_opts {
-	struct tool_dev devs[8];
-	int ndevs;
-	const char *gateway;
-	const char *pcap;
-	int trace;
-	const char *sysctls[32];
-	int nsysctls;
-};
-
 /*
- * Tries argv[*i] as one of the device or global options. Returns 1 when
- * consumed, 0 when not an option of these, -1 on a usage error (printed).
+ * The one parser of the device and global options, for run, ping and get
+ * (struct tap_opts in tool.h). A new per-device option goes here beside
+ * --offload and --gro: a field in struct tool_dev, set after checking that
+ * a device was given (cur), applied in tool_dev_setup.
  */
-static int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, int *i)
+int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, int *i)
 {
 	const char *v;
 	struct tool_dev *cur = o->ndevs ? &o->devs[o->ndevs - 1] : NULL;
@@ -330,13 +323,7 @@ static int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, i
 	return 0;
 }
 
-/* Everything a TAP-backed stack holds, to release in one place. */
-struct tap_stack {
-	struct np_stack *s;
-	struct np_capture *cap;
-};
-
-static void tap_stack_free(struct tap_stack *t, struct tap_opts *o)
+void tap_stack_free(struct tap_stack *t, struct tap_opts *o)
 {
 	if (t->cap != NULL) {
 		for (int i = 0; i < o->ndevs; i++) {
@@ -352,8 +339,7 @@ static void tap_stack_free(struct tap_stack *t, struct tap_opts *o)
 	t->cap = NULL;
 }
 
-/* Creates the stack and applies sysctls, devices, route, capture and trace. 0 or -1 (printed). */
-static int tap_stack_setup(struct tap_stack *t, struct tap_opts *o, const char *name)
+int tap_stack_setup(struct tap_stack *t, struct tap_opts *o, const char *name)
 {
 	struct np_stack_config cfg = { .name = name, .clock = NULL, .seed = 0 };
 	int rc;
@@ -406,7 +392,7 @@ static int tap_stack_setup(struct tap_stack *t, struct tap_opts *o, const char *
 			np_dev_capture(o->devs[i].dev, t->cap);
 	}
 	if (o->trace)
-		np_stack_trace(t->s, NP_TRACE_STAGES | NP_TRACE_PATHS, stdout);
+		np_stack_trace(t->s, NP_TRACE_STAGES | NP_TRACE_PATHS, o->trace_out ? o->trace_out : stdout);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  * program that links libnetpath.
  *   main (netpath.c) -> cmd_demo (demo.c) | cmd_run, cmd_ping (tap.c) | cmd_get (get.c)
  *   cmd_run --serve -> serve_* (serve.c): apps inside the stack
+ *   cmd_run, cmd_ping, cmd_get -> tap_opt (device options), tap_stack_setup (tap.c)
  */
 #ifndef NP_TOOL_H
 #define NP_TOOL_H
@@ -104,6 +105,37 @@ int tool_dev_setup(struct np_stack *s, struct tool_dev *d);
 struct np_dev *afpacket_open(struct np_stack *s, const struct tool_dev *d);
 /* "netpath: np0 up, 10.0.0.2/24, mac 02:..." on stderr (tests wait for it). */
 void tool_dev_ready(const struct tool_dev *d);
+
+/*
+ * The device and global options of run, ping and get (tap.c): one parser,
+ * so the three commands take the same forms with the same errors.
+ */
+struct tap_opts {
+	struct tool_dev devs[8];
+	int ndevs;
+	const char *gateway;
+	const char *pcap;
+	int trace;
+	FILE *trace_out;          /* where --trace prints; NULL: stdout (get: stderr, its body may be stdout) */
+	const char *sysctls[32];
+	int nsysctls;
+};
+/*
+ * Tries argv[*i] as one of the device options (--tap, --af-packet, --addr ...,
+ * and --qdisc/--vlan via tool_netdev_opt) or the global ones (--gateway,
+ * --pcap, --sysctl, --trace). 1 consumed, 0 not ours, -1 usage error (printed).
+ */
+int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, int *i);
+
+/* Everything a TAP-backed stack holds, to release in one place. */
+struct tap_stack {
+	struct np_stack *s;
+	struct np_capture *cap;
+};
+/* Creates the stack and applies sysctls, devices, route, capture and trace. 0 or -1 (printed). */
+int tap_stack_setup(struct tap_stack *t, struct tap_opts *o, const char *name);
+/* Detaches the capture, destroys the stack, closes the capture file; safe after a failed setup. */
+void tap_stack_free(struct tap_stack *t, struct tap_opts *o);
 
 /*
  * `run --serve NAME[=ARG]` (serve.c): built-in apps (UDP and TCP echo and

@@ -1,6 +1,7 @@
 /*
  * Shared helpers for the TCP scenario tests that join two netpath stacks by
- * the virtual cable (public API only, one shared virtual clock), plus a small
+ * the virtual cable (tests/cable_pair.h: public API only, one shared virtual
+ * clock): sockets, a bulk-transfer driver, plus a small
  * self-contained SHA-256 (FIPS 180-4) so transfers can be checked end to end
  * without a crypto dependency. Header-only (static functions): CMake builds
  * each tests/scenarios/test_*.c as its own executable.
@@ -24,66 +25,7 @@
 #include "netpath/netpath.h"
 #include "netpath/socket.h"
 
-#define TN_MS 1000000ull
-#define TN_T0 (1000 * TN_MS)
-#define TN_A_IP "10.0.0.1"
-#define TN_B_IP "10.0.0.2"
-
-struct tnet {
-	struct np_clock *clk;
-	struct np_stack *s[2];
-	struct np_dev *d[2];
-	uint64_t now;
-};
-
-static inline struct tnet *tnet_new(uint64_t seed)
-{
-	struct tnet *n = calloc(1, sizeof(*n));
-	n->clk = np_clock_virtual(TN_T0);
-	n->now = TN_T0;
-	for (int i = 0; i < 2; i++) {
-		struct np_stack_config cfg = { .name = i ? "B" : "A", .clock = n->clk, .seed = seed * 2 + (uint64_t)i + 1 };
-		n->s[i] = np_stack_create(&cfg);
-		if (!n->s[i])
-			abort();
-	}
-	if (np_cable_create(n->s[0], "eth0", n->s[1], "eth0", &n->d[0], &n->d[1]) ||
-	    np_addr_add(n->d[0], TN_A_IP "/24") || np_addr_add(n->d[1], TN_B_IP "/24"))
-		abort();
-	return n;
-}
-
-static inline void tnet_free(struct tnet *n)
-{
-	np_stack_destroy(n->s[0]);
-	np_stack_destroy(n->s[1]);
-	np_clock_destroy(n->clk);
-	free(n);
-}
-
-/* Lets both stacks run for us microseconds of virtual time. */
-static inline void tnet_sim_us(struct tnet *n, uint64_t us)
-{
-	n->now += us * 1000;
-	np_sim_run(n->s, 2, n->clk, n->now);
-}
-
-static inline void tnet_sim(struct tnet *n, uint64_t ms) { tnet_sim_us(n, ms * 1000); }
-
-/* Jumps to the next timer of either stack (at most max_ms ahead). */
-static inline void tnet_sim_next(struct tnet *n, uint64_t max_ms)
-{
-	uint64_t t = np_stack_next_timer(n->s[0]), t2 = np_stack_next_timer(n->s[1]);
-	if (t2 < t)
-		t = t2;
-	uint64_t lim = n->now + max_ms * TN_MS;
-	if (t > lim || t == UINT64_MAX)
-		t = lim;
-	if (t <= n->now)
-		t = n->now + 1000;
-	n->now = t;
-	np_sim_run(n->s, 2, n->clk, n->now);
-}
+#include "cable_pair.h"   /* struct tnet, tnet_new, tnet_sim: the two stacks on a cable */
 
 static inline struct sockaddr_in tn_addr(const char *ip, uint16_t port)
 {

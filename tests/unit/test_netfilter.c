@@ -1,7 +1,9 @@
 /*
  * Unit tests for src/netfilter/core.c: the five hooks are passed at Linux's
  * places, entries run in priority order, and DROP / STOLEN / ACCEPT verdicts
- * do what they say (a drop is counted under its reason).
+ * do what they say (a drop is counted under its reason). Two stacks on a
+ * virtual cable (tests/cable_pair.h):
+ *   a 10.1.0.1 eth0 <==cable==> eth0 10.1.0.2 b
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,13 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cable_pair.h"
 #include "core/stack.h"
 #include "net/ipv4/ip.h"
 #include "netfilter/netfilter.h"
 
 struct fx {
-	struct np_clock *c;
-	struct np_stack *a, *b;
+	struct tnet *n;
+	struct np_stack *a, *b;   /* n->s[0], n->s[1] */
 	int replies;
 };
 
@@ -32,16 +35,14 @@ static void on_reply(void *arg, const struct np_ping_reply *r)
 
 static int setup(void **state)
 {
+	static const struct tnet_config pair = {
+		.name = { "a", "b" }, .addr = { "10.1.0.1/24", "10.1.0.2/24" }, .seed = { 11, 12 }, .t0 = 0,
+	};
 	struct fx *f = calloc(1, sizeof(*f));
-	f->c = np_clock_virtual(0);
-	struct np_stack_config ca = { .name = "a", .clock = f->c, .seed = 11 };
-	struct np_stack_config cb = { .name = "b", .clock = f->c, .seed = 12 };
-	f->a = np_stack_create(&ca);
-	f->b = np_stack_create(&cb);
-	struct np_dev *da, *db;
-	assert_int_equal(np_cable_create(f->a, "eth0", f->b, "eth0", &da, &db), 0);
-	assert_int_equal(np_addr_add(da, "10.1.0.1/24"), 0);
-	assert_int_equal(np_addr_add(db, "10.1.0.2/24"), 0);
+	f->n = tnet_open(&pair);
+	assert_non_null(f->n);   /* both stacks, the cable and the two addresses */
+	f->a = f->n->s[0];
+	f->b = f->n->s[1];
 	np_ping_handler(f->a, 77, on_reply, f);
 	*state = f;
 	return 0;
@@ -50,9 +51,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	np_stack_destroy(f->a);
-	np_stack_destroy(f->b);
-	np_clock_destroy(f->c);
+	tnet_free(f->n);
 	free(f);
 	return 0;
 }
@@ -62,8 +61,7 @@ static void ping(struct fx *f, uint16_t seq)
 	struct in_addr dst;
 	inet_pton(AF_INET, "10.1.0.2", &dst);
 	assert_int_equal(np_ping_send(f->a, dst, 77, seq, 56), 0);
-	struct np_stack *v[2] = { f->a, f->b };
-	np_sim_run(v, 2, f->c, np_clock_now(f->c) + NSEC_PER_SEC);
+	tnet_sim(f->n, 1000);
 }
 
 static int calls[8], ncalls;

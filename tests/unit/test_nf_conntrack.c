@@ -2,7 +2,8 @@
  * Unit tests for connection tracking (src/netfilter/nf_conntrack.c) as a
  * stateful firewall sees it: NEW / ESTABLISHED / RELATED / INVALID for TCP,
  * UDP and ICMP, the simplified TCP state machine, timeouts on a virtual
- * clock with garbage collection, and the nf_conntrack_max bound.
+ * clock with garbage collection, and the nf_conntrack_max bound. Two stacks
+ * on a virtual cable (tests/cable_pair.h):
  *   a 10.1.0.1 eth0 <==cable==> eth0 10.1.0.2 b   (b runs the firewall)
  * b's rules: 1 RELATED ACCEPT, 2 ESTABLISHED ACCEPT, 3 INVALID DROP,
  *            4 icmp echo-request ACCEPT, policy DROP.
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cable_pair.h"
 #include "core/stack.h"
 #include "netfilter/nf_tables.h"
 #include "netpath/netfilter.h"
@@ -32,10 +34,8 @@
 #define B_IP 0x0a010002u
 
 struct fx {
-	struct np_clock *c;
-	struct np_stack *a, *b;
-	struct np_dev *da, *db;
-	uint64_t now;
+	struct tnet *n;
+	struct np_stack *a, *b;   /* n->s[0], n->s[1] */
 	int replies;
 };
 
@@ -57,16 +57,14 @@ static void rule(struct np_stack *s, const char *r)
 
 static int setup(void **state)
 {
+	static const struct tnet_config pair = {
+		.name = { "a", "b" }, .addr = { "10.1.0.1/24", "10.1.0.2/24" }, .seed = { 31, 32 }, .t0 = 1000 * MS,
+	};
 	struct fx *f = calloc(1, sizeof(*f));
-	f->now = 1000 * MS;
-	f->c = np_clock_virtual(f->now);
-	struct np_stack_config ca = { .name = "a", .clock = f->c, .seed = 31 };
-	struct np_stack_config cb = { .name = "b", .clock = f->c, .seed = 32 };
-	f->a = np_stack_create(&ca);
-	f->b = np_stack_create(&cb);
-	assert_int_equal(np_cable_create(f->a, "eth0", f->b, "eth0", &f->da, &f->db), 0);
-	assert_int_equal(np_addr_add(f->da, "10.1.0.1/24"), 0);
-	assert_int_equal(np_addr_add(f->db, "10.1.0.2/24"), 0);
+	f->n = tnet_open(&pair);
+	assert_non_null(f->n);   /* both stacks, the cable and the two addresses */
+	f->a = f->n->s[0];
+	f->b = f->n->s[1];
 	np_ping_handler(f->b, 99, on_reply, f);
 	rule(f->b, "-A INPUT -m state --state RELATED -j ACCEPT");
 	rule(f->b, "-A INPUT -m state --state ESTABLISHED -j ACCEPT");
@@ -80,19 +78,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	np_stack_destroy(f->a);
-	np_stack_destroy(f->b);
-	np_clock_destroy(f->c);
+	tnet_free(f->n);
 	free(f);
 	return 0;
 }
 
-static void sim(struct fx *f, uint64_t ms)
-{
-	struct np_stack *v[2] = { f->a, f->b };
-	f->now += ms * MS;
-	np_sim_run(v, 2, f->c, f->now);
-}
+static void sim(struct fx *f, uint64_t ms) { tnet_sim(f->n, ms); }
 
 static uint64_t rule_pkts(struct fx *f, int n)
 {

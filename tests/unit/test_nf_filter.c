@@ -5,7 +5,7 @@
  * -i/-o), targets (ACCEPT, DROP, REJECT with ICMP or a TCP reset, LOG,
  * RETURN and user chains), chain policies, per-rule counters as
  * `iptables -L -v -n` prints them, rules files, and the trace naming the
- * rule that decided a packet. Two stacks on a virtual cable:
+ * rule that decided a packet. Two stacks on a virtual cable (tests/cable_pair.h):
  *   a 10.1.0.1 eth0 <==cable==> eth0 10.1.0.2 b   (rules on b unless said)
  */
 #include <setjmp.h>
@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cable_pair.h"
 #include "core/stack.h"
 #include "netfilter/nf_tables.h"
 #include "netpath/netfilter.h"
@@ -32,10 +33,8 @@
 #define MS 1000000ull
 
 struct fx {
-	struct np_clock *c;
-	struct np_stack *a, *b;
-	struct np_dev *da, *db;
-	uint64_t now;
+	struct tnet *n;
+	struct np_stack *a, *b;   /* n->s[0], n->s[1] */
 	int replies;
 };
 
@@ -48,16 +47,14 @@ static void on_reply(void *arg, const struct np_ping_reply *r)
 
 static int setup(void **state)
 {
+	static const struct tnet_config pair = {
+		.name = { "a", "b" }, .addr = { "10.1.0.1/24", "10.1.0.2/24" }, .seed = { 21, 22 }, .t0 = 1000 * MS,
+	};
 	struct fx *f = calloc(1, sizeof(*f));
-	f->now = 1000 * MS;
-	f->c = np_clock_virtual(f->now);
-	struct np_stack_config ca = { .name = "a", .clock = f->c, .seed = 21 };
-	struct np_stack_config cb = { .name = "b", .clock = f->c, .seed = 22 };
-	f->a = np_stack_create(&ca);
-	f->b = np_stack_create(&cb);
-	assert_int_equal(np_cable_create(f->a, "eth0", f->b, "eth0", &f->da, &f->db), 0);
-	assert_int_equal(np_addr_add(f->da, "10.1.0.1/24"), 0);
-	assert_int_equal(np_addr_add(f->db, "10.1.0.2/24"), 0);
+	f->n = tnet_open(&pair);
+	assert_non_null(f->n);   /* both stacks, the cable and the two addresses */
+	f->a = f->n->s[0];
+	f->b = f->n->s[1];
 	np_ping_handler(f->a, 77, on_reply, f);
 	*state = f;
 	return 0;
@@ -66,19 +63,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	np_stack_destroy(f->a);
-	np_stack_destroy(f->b);
-	np_clock_destroy(f->c);
+	tnet_free(f->n);
 	free(f);
 	return 0;
 }
 
-static void sim(struct fx *f, uint64_t ms)
-{
-	struct np_stack *v[2] = { f->a, f->b };
-	f->now += ms * MS;
-	np_sim_run(v, 2, f->c, f->now);
-}
+static void sim(struct fx *f, uint64_t ms) { tnet_sim(f->n, ms); }
 
 static void ping(struct fx *f, uint16_t seq)
 {

@@ -1,0 +1,109 @@
+/*
+ * Two netpath stacks joined by the virtual cable on one shared virtual
+ * clock: the bench most in-process tests drive (the TCP scenarios through
+ * tcp_net.h, the netfilter unit tests directly). Public API only;
+ * header-only (static functions) because CMake builds each test_*.c as its
+ * own executable.
+ *   s[0] (addr[0]) eth0 <==cable==> eth0 s[1] (addr[1])
+ * Time moves only when a test says so (tnet_sim, tnet_sim_next), so every
+ * run is the same run.
+ */
+#ifndef NP_TESTS_CABLE_PAIR_H
+#define NP_TESTS_CABLE_PAIR_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "netpath/netpath.h"
+
+#define TN_MS 1000000ull
+#define TN_T0 (1000 * TN_MS)
+#define TN_A_IP "10.0.0.1"
+#define TN_B_IP "10.0.0.2"
+
+struct tnet {
+	struct np_clock *clk;
+	struct np_stack *s[2];
+	struct np_dev *d[2];
+	uint64_t now;               /* virtual time the stacks have been run to */
+};
+
+/* What a pair is made of; tnet_new's pair is the TCP tests' default. */
+struct tnet_config {
+	const char *name[2];        /* stack names (they prefix trace lines) */
+	const char *addr[2];        /* "A.B.C.D/N" on each eth0 */
+	uint64_t seed[2];           /* each stack's seed (ISNs, ports, IP ids) */
+	uint64_t t0;                /* virtual clock at the start, ns */
+};
+
+static inline void tnet_free(struct tnet *n)
+{
+	if (n == NULL)
+		return;
+	np_stack_destroy(n->s[0]);
+	np_stack_destroy(n->s[1]);
+	np_clock_destroy(n->clk);
+	free(n);
+}
+
+/* The pair as cfg says; NULL if a stack, the cable or an address cannot be made. */
+static inline struct tnet *tnet_open(const struct tnet_config *cfg)
+{
+	struct tnet *n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return NULL;
+	n->clk = np_clock_virtual(cfg->t0);
+	n->now = cfg->t0;
+	for (int i = 0; i < 2; i++) {
+		struct np_stack_config sc = { .name = cfg->name[i], .clock = n->clk, .seed = cfg->seed[i] };
+		n->s[i] = np_stack_create(&sc);
+	}
+	if (n->clk == NULL || n->s[0] == NULL || n->s[1] == NULL ||
+	    np_cable_create(n->s[0], "eth0", n->s[1], "eth0", &n->d[0], &n->d[1]) ||
+	    np_addr_add(n->d[0], cfg->addr[0]) || np_addr_add(n->d[1], cfg->addr[1])) {
+		tnet_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* A (10.0.0.1/24) and B (10.0.0.2/24) from TN_T0, stack seeds 2*seed+1 and 2*seed+2; aborts on failure. */
+static inline struct tnet *tnet_new(uint64_t seed)
+{
+	const struct tnet_config cfg = {
+		.name = { "A", "B" },
+		.addr = { TN_A_IP "/24", TN_B_IP "/24" },
+		.seed = { seed * 2 + 1, seed * 2 + 2 },
+		.t0 = TN_T0,
+	};
+	struct tnet *n = tnet_open(&cfg);
+	if (n == NULL)
+		abort();
+	return n;
+}
+
+/* Lets both stacks run for us microseconds of virtual time. */
+static inline void tnet_sim_us(struct tnet *n, uint64_t us)
+{
+	n->now += us * 1000;
+	np_sim_run(n->s, 2, n->clk, n->now);
+}
+
+static inline void tnet_sim(struct tnet *n, uint64_t ms) { tnet_sim_us(n, ms * 1000); }
+
+/* Jumps to the next timer of either stack (at most max_ms ahead). */
+static inline void tnet_sim_next(struct tnet *n, uint64_t max_ms)
+{
+	uint64_t t = np_stack_next_timer(n->s[0]), t2 = np_stack_next_timer(n->s[1]);
+	if (t2 < t)
+		t = t2;
+	uint64_t lim = n->now + max_ms * TN_MS;
+	if (t > lim || t == UINT64_MAX)
+		t = lim;
+	if (t <= n->now)
+		t = n->now + 1000;
+	n->now = t;
+	np_sim_run(n->s, 2, n->clk, n->now);
+}
+
+#endif
