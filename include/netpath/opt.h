@@ -34,6 +34,22 @@
 #ifndef NP_SKB_CACHE_MAX
 #define NP_SKB_CACHE_MAX 4096
 #endif
+/*
+ * Super-packet buffers (a 64 KiB GSO/TSO frame plus headroom and link
+ * header): requests of NP_SKB_BIG_MIN bytes or more get one, and each stack
+ * keeps NP_SKB_BIG_CACHE_MAX freed ones. Without them every 64 KiB buffer
+ * went back to malloc, which returned the heap's top to the kernel and
+ * page-faulted it in again on the next frame.
+ */
+#ifndef NP_SKB_BIG_BUF
+#define NP_SKB_BIG_BUF (65536 + 512)
+#endif
+#ifndef NP_SKB_BIG_MIN
+#define NP_SKB_BIG_MIN 49152
+#endif
+#ifndef NP_SKB_BIG_CACHE_MAX
+#define NP_SKB_BIG_CACHE_MAX 32
+#endif
 /* net.ipv4.neigh.default.gc_thresh3: hard cap on neighbour entries. */
 #ifndef NP_NEIGH_GC_THRESH3
 #define NP_NEIGH_GC_THRESH3 1024

@@ -6,8 +6,10 @@
  * consume_skb or kfree_skb_reason, which also ends the packet's trace.
  *
  * Each stack keeps free lists of skb heads and of MTU-sized data buffers, so
- * the hot path does not call malloc per packet. Larger buffers (TSO, jumbo,
- * loopback's 64 KiB MTU) come from malloc.
+ * the hot path does not call malloc per packet, and of super-packet buffers
+ * (NP_SKB_BIG_BUF: TSO, GRO, vnet-TAP frames), which any stack may free into
+ * its own list (the cable hands them between stacks). Other sizes (jumbo
+ * frames, loopback's 64 KiB MTU below NP_SKB_BIG_MIN) come from malloc.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +27,8 @@ void skb_cache_init(struct np_stack *s)
 {
 	s->skb_free = NULL;
 	s->buf_free = NULL;
-	s->skb_free_count = s->buf_free_count = 0;
+	s->big_free = NULL;
+	s->skb_free_count = s->buf_free_count = s->big_free_count = 0;
 }
 
 void skb_cache_destroy(struct np_stack *s)
@@ -41,7 +44,13 @@ void skb_cache_destroy(struct np_stack *s)
 		free(s->buf_free);
 		s->buf_free = n;
 	}
-	s->skb_free_count = s->buf_free_count = 0;
+	while (s->big_free) {
+		unsigned char *n;
+		memcpy(&n, s->big_free, sizeof(n));
+		free(s->big_free);
+		s->big_free = n;
+	}
+	s->skb_free_count = s->buf_free_count = s->big_free_count = 0;
 }
 
 static struct sk_buff *skb_head_alloc(struct np_stack *s)
@@ -87,6 +96,16 @@ static unsigned char *skb_data_alloc(struct np_stack *s, uint32_t size, uint32_t
 			s->buf_free_count--;
 			return buf;
 		}
+	} else if (size >= NP_SKB_BIG_MIN && size <= NP_SKB_BIG_BUF) {
+		/* Not "cached": such a buffer may change stacks (skb_steal_data); its size says what it is. */
+		*bufsize = NP_SKB_BIG_BUF;
+		*cached = 0;
+		if (s->big_free) {
+			buf = s->big_free;
+			memcpy(&s->big_free, buf, sizeof(s->big_free));
+			s->big_free_count--;
+			return buf;
+		}
 	} else {
 		*bufsize = (size + 63) & ~63u;
 		*cached = 0;
@@ -103,6 +122,10 @@ static void skb_data_release(struct np_stack *s, struct sk_buff *skb)
 		memcpy(skb->head, &s->buf_free, sizeof(s->buf_free));
 		s->buf_free = skb->head;
 		s->buf_free_count++;
+	} else if (!sh->cached && skb->end == NP_SKB_BIG_BUF && s->big_free_count < NP_SKB_BIG_CACHE_MAX) {
+		memcpy(skb->head, &s->big_free, sizeof(s->big_free));
+		s->big_free = skb->head;
+		s->big_free_count++;
 	} else {
 		free(skb->head);
 	}

@@ -50,7 +50,6 @@ struct tap_priv {
 	char ifname[IFNAMSIZ];          /* the kernel's name for the interface */
 	struct sk_buff *spare;          /* an rx skb left unused by the last poll */
 	int vnet_hdr;                   /* IFF_VNET_HDR: a struct virtio_net_hdr precedes every frame */
-	uint8_t *overflow;              /* vnet: where a super-frame's bytes beyond the skb land */
 };
 
 int virtio_net_hdr_to_skb(struct sk_buff *skb, const struct virtio_net_hdr *h, enum np_drop_reason *why)
@@ -126,44 +125,43 @@ static uint32_t tap_rx_size(const struct net_device *dev)
  * PKT_TOO_BIG. Runts go up; the core drops them as MAC_TRUNCATED.
  */
 /*
- * Reads one [virtio_net_hdr][frame]: the frame into skb as far as it goes,
- * the rest of a super-frame into the overflow area, from where it is copied
- * into a big enough skb (once per super-frame, not per segment). Returns
- * the skb to hand up, or NULL (nothing read: *n <= 0; or dropped).
+ * Reads one [virtio_net_hdr][frame] into skb, a super-packet buffer
+ * (NP_SKB_BIG_BUF, from the stack's cache), so a 64 KiB frame lands in
+ * place. A frame of MTU size or less is copied into a right-sized skb
+ * instead (copybreak, as NIC drivers do: an ACK should not hold 64 KiB) and
+ * skb stays the spare for the next read. Returns the skb to hand up, or
+ * NULL (nothing read: *n <= 0, skb kept as the spare; or dropped).
  */
-static struct sk_buff *tap_read_vnet(struct net_device *dev, struct tap_priv *tp, struct sk_buff *skb, uint32_t size,
-				     ssize_t *n)
+static struct sk_buff *tap_read_vnet(struct net_device *dev, struct tap_priv *tp, struct sk_buff *skb, ssize_t *n)
 {
 	struct virtio_net_hdr h;
-	struct iovec iov[3] = {
+	struct iovec iov[2] = {
 		{ .iov_base = &h, .iov_len = sizeof(h) },
-		{ .iov_base = skb_tail_pointer(skb), .iov_len = size },
-		{ .iov_base = tp->overflow, .iov_len = TAP_GSO_FRAME_MAX },
+		{ .iov_base = skb_tail_pointer(skb), .iov_len = TAP_GSO_FRAME_MAX },
 	};
-	*n = readv(tp->fd, iov, 3);
-	if (*n <= 0)
+	*n = readv(tp->fd, iov, 2);
+	if (*n <= 0) {
+		tp->spare = skb;
 		return NULL;
-	enum np_drop_reason why = NP_DROP_VNET_HDR_BAD_LEN;
-	if ((size_t)*n < sizeof(h)) {
-		skb->dev = dev;
-		goto drop;
 	}
+	enum np_drop_reason why = NP_DROP_VNET_HDR_BAD_LEN;
+	skb->dev = dev;
+	if ((size_t)*n < sizeof(h))
+		goto drop;   /* the buffer goes back to the cache with the drop */
 	uint32_t flen = (uint32_t)((size_t)*n - sizeof(h));
-	if (flen > size) {
-		struct sk_buff *big = alloc_skb(dev->stack, flen);
-		if (!big) {
+	if (flen < tap_rx_size(dev)) {
+		struct sk_buff *small = alloc_skb(dev->stack, flen);
+		if (!small) {
 			why = NP_DROP_NOMEM;
-			skb->dev = dev;
 			goto drop;
 		}
-		memcpy(skb_put(big, size), skb_tail_pointer(skb), size);
-		memcpy(skb_put(big, flen - size), tp->overflow, flen - size);
-		tp->spare = skb;   /* the small one serves the next read */
-		skb = big;
+		memcpy(skb_put(small, flen), skb_tail_pointer(skb), flen);
+		tp->spare = skb;
+		skb = small;
+		skb->dev = dev;
 	} else {
 		skb_put(skb, flen);
 	}
-	skb->dev = dev;
 	if (virtio_net_hdr_to_skb(skb, &h, &why) < 0)
 		goto drop;
 	/* Beyond the MTU only a super-frame may be. */
@@ -190,18 +188,17 @@ static int tap_poll(struct napi_struct *napi, int budget)
 		while (work < budget) {
 			struct sk_buff *skb = tp->spare;
 			tp->spare = NULL;
-			if (skb && skb_tailroom(skb) < size) {
+			if (skb && skb_tailroom(skb) < TAP_GSO_FRAME_MAX) {
 				consume_skb(skb);
 				skb = NULL;
 			}
-			if (!skb && !(skb = alloc_skb(dev->stack, size))) {
+			if (!skb && !(skb = alloc_skb(dev->stack, TAP_GSO_FRAME_MAX))) {
 				dev->stats.rx_dropped++;
 				break;
 			}
 			ssize_t n;
-			struct sk_buff *got = tap_read_vnet(dev, tp, skb, size, &n);
+			struct sk_buff *got = tap_read_vnet(dev, tp, skb, &n);
 			if (n <= 0) {
-				tp->spare = skb;
 				if (n < 0 && errno == EINTR)
 					continue;
 				if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
@@ -314,8 +311,6 @@ static void tap_uninit(struct net_device *dev)
 		close(tp->fd);
 		tp->fd = -1;
 	}
-	free(tp->overflow);
-	tp->overflow = NULL;
 }
 
 /* Tells the kernel what we accept from it (TUNSETOFFLOAD); what we send it needs only the vnet header. */
@@ -422,20 +417,12 @@ struct np_dev *np_tap_open_flags(struct np_stack *s, const char *ifname, unsigne
 	snprintf(tp->ifname, sizeof(tp->ifname), "%s", kname);
 	if (vnet) {
 		tp->vnet_hdr = 1;
-		tp->overflow = malloc(TAP_GSO_FRAME_MAX);
-		if (!tp->overflow) {
-			close(fd);
-			free(dev);
-			*err = -ENOMEM;
-			return NULL;
-		}
 		dev->hw_features |= NETIF_F_OFFLOADS;
 		dev->gso_max_size = NP_GSO_MAX_SIZE;
 	}
 	int rc = register_netdev(dev);
 	if (rc < 0) {
 		close(fd);
-		free(tp->overflow);
 		free(dev);   /* never registered: nothing else refers to it */
 		*err = rc;
 		return NULL;

@@ -132,6 +132,52 @@ static void test_cache_reuse_and_large(void **state)
 	consume_skb(big);
 }
 
+/* Super-packet buffers: reused from the stack's own list, handed between stacks, the list capped. */
+static void test_big_buffer_cache(void **state)
+{
+	struct np_stack *s = *state;
+	struct sk_buff *a = alloc_skb(s, 60000);
+	assert_non_null(a);
+	assert_int_equal(a->end, NP_SKB_BIG_BUF);
+	assert_false(a->from_cache);   /* not the MTU cache: such a buffer may change stacks */
+	unsigned char *head = a->head;
+	memset(skb_put(a, 60000), 0x5a, 60000);
+	consume_skb(a);
+	assert_int_equal(s->big_free_count, 1);
+	struct sk_buff *b = alloc_skb(s, NP_SKB_BIG_MIN);
+	assert_ptr_equal(b->head, head);   /* the freed buffer came back */
+	assert_int_equal(s->big_free_count, 0);
+
+	/* Below NP_SKB_BIG_MIN (and above the MTU cache) a buffer is malloc'd to size and never listed. */
+	struct sk_buff *mid = alloc_skb(s, 9000);
+	assert_true(mid->end < NP_SKB_BIG_BUF);
+	consume_skb(mid);
+	assert_int_equal(s->big_free_count, 0);
+
+	/* Stolen by another stack (the cable's hand-over), it ends in that stack's list. */
+	struct np_stack_config cfg = { .name = "t2", .clock = s->clock, .seed = 2 };
+	struct np_stack *s2 = np_stack_create(&cfg);
+	assert_non_null(s2);
+	skb_put(b, 100);
+	uint32_t off, len, end;
+	unsigned char *buf = skb_steal_data(b, &off, &len, &end);
+	assert_ptr_equal(buf, head);
+	struct sk_buff *c = build_skb(s2, buf, end);
+	assert_non_null(c);
+	consume_skb(c);
+	assert_int_equal(s2->big_free_count, 1);
+	assert_int_equal(s->big_free_count, 0);
+	np_stack_destroy(s2);   /* frees its list */
+
+	/* The list keeps at most NP_SKB_BIG_CACHE_MAX; the rest go back to malloc. */
+	struct sk_buff *many[NP_SKB_BIG_CACHE_MAX + 4];
+	for (int i = 0; i < NP_SKB_BIG_CACHE_MAX + 4; i++)
+		assert_non_null(many[i] = alloc_skb(s, 65536));
+	for (int i = 0; i < NP_SKB_BIG_CACHE_MAX + 4; i++)
+		consume_skb(many[i]);
+	assert_int_equal(s->big_free_count, NP_SKB_BIG_CACHE_MAX);
+}
+
 static void test_queue(void **state)
 {
 	struct sk_buff_head q;
@@ -174,6 +220,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_get_and_drop_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_reuse_and_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_big_buffer_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
