@@ -11,12 +11,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/stack.h"
 #include "net/ipv4/ip.h"
 #include "netpath/netpath.h"
+#include "netpath/socket.h"
+#include "../cable_pair.h"
 
 #define SRC 0x0a000001u
 #define PEER 0x0a000002u
@@ -149,6 +156,124 @@ static void test_gso_reserves(void **state)
 	assert_int_equal((uint16_t)(next - first), 10);
 }
 
+/* ---- which ID a datagram gets on the wire (Linux's ip_select_ident_segs) ---- */
+
+struct wire_id {
+	uint8_t proto;
+	uint16_t sport, id;
+	uint8_t flags;          /* TCP flags */
+};
+
+/* Reads back IPv4 frames from A's address in a capture: their ports, IDs and TCP flags. */
+static int read_ids(const char *path, struct wire_id *w, int max)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, err);
+	assert_non_null(p);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	int n = 0;
+	while (n < max && pcap_next_ex(p, &h, &d) == 1) {
+		if (h->caplen < 14 + 20 + 8 || d[12] != 0x08 || d[13] != 0x00)
+			continue;
+		const u_char *ip = d + 14, *l4 = ip + (ip[0] & 15) * 4;
+		if (memcmp(ip + 12, "\x0a\x00\x00\x01", 4) != 0)
+			continue;   /* only what A sent */
+		if (ip[9] == 6 && h->caplen < 14 + 20 + 20)
+			continue;
+		w[n] = (struct wire_id){ .proto = ip[9], .sport = (uint16_t)(l4[0] << 8 | l4[1]),
+					 .id = (uint16_t)(ip[4] << 8 | ip[5]), .flags = ip[9] == 6 ? l4[13] : 0 };
+		n++;
+	}
+	pcap_close(p);
+	return n;
+}
+
+static uint16_t port_of(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
+	assert_int_equal(np_getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	return ntohs(a.sin_port);
+}
+
+static void test_ids_on_the_wire(void **state)
+{
+	(void)state;
+	struct tnet *n = tnet_new(77);
+	char path[] = "/tmp/np-ipid-XXXXXX";
+	int tfd = mkstemp(path);
+	assert_true(tfd >= 0);
+	close(tfd);
+	int err;
+	struct np_capture *cap = np_capture_open(path, &err);
+	assert_non_null(cap);
+	assert_int_equal(np_dev_capture(n->d[0], cap), 0);
+
+	struct sockaddr_in b9 = { .sin_family = AF_INET, .sin_port = htons(9) };
+	b9.sin_addr.s_addr = htonl(0x0a000002);
+	int sink = np_socket(n->s[1], AF_INET, SOCK_DGRAM, 0);   /* so that B answers no port unreachable */
+	struct sockaddr_in any9 = { .sin_family = AF_INET, .sin_port = htons(9) };
+	assert_int_equal(np_bind(sink, (struct sockaddr *)&any9, sizeof(any9)), 0);
+	int conn = np_socket(n->s[0], AF_INET, SOCK_DGRAM, 0);
+	int want = np_socket(n->s[0], AF_INET, SOCK_DGRAM, 0);
+	int dofd = np_socket(n->s[0], AF_INET, SOCK_DGRAM, 0);
+	int pmtu = IP_PMTUDISC_DO;
+	assert_int_equal(np_setsockopt(dofd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)), 0);
+	assert_int_equal(np_connect(conn, (struct sockaddr *)&b9, sizeof(b9)), 0);
+	/* The connected socket's datagrams interleaved with others' to the same peer. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(np_send(conn, "c", 1, 0), 1);
+		assert_int_equal(np_sendto(want, "w", 1, 0, (struct sockaddr *)&b9, sizeof(b9)), 1);
+		assert_int_equal(np_sendto(dofd, "d", 1, 0, (struct sockaddr *)&b9, sizeof(b9)), 1);
+		tnet_sim(n, 1);
+	}
+	/* A SYN to a closed port of B's draws B's RST; A's own control segments are atomic. */
+	int tcp = np_socket(n->s[0], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in b1 = b9;
+	b1.sin_port = htons(1);
+	np_connect(tcp, (struct sockaddr *)&b1, sizeof(b1));
+	tnet_sim(n, 5);
+	np_dev_capture(n->d[0], NULL);
+	np_capture_close(cap);
+
+	struct wire_id w[64];
+	int k = read_ids(path, w, 64);
+	unlink(path);
+	uint16_t pc = port_of(conn), pw = port_of(want), pd = port_of(dofd);
+	int nc = 0, nw = 0, nd = 0;
+	uint16_t c0 = 0, w0 = 0;
+	for (int i = 0; i < k; i++) {
+		if (w[i].proto == 17 && w[i].sport == pc) {
+			/* Connected: its own counter, one up per datagram whatever others send. */
+			if (nc == 0)
+				c0 = w[i].id;
+			assert_int_equal(w[i].id, (uint16_t)(c0 + nc));
+			nc++;
+		} else if (w[i].proto == 17 && w[i].sport == pw) {
+			/* Unconnected, PMTU "want" (may be fragmented): the keyed bucket's sequence. */
+			if (nw == 0)
+				w0 = w[i].id;
+			assert_int_equal(w[i].id, (uint16_t)(w0 + nw));
+			nw++;
+		} else if (w[i].proto == 17 && w[i].sport == pd) {
+			assert_int_equal(w[i].id, 0);   /* DF that nobody may fragment: atomic, ID 0 */
+			nd++;
+		}
+	}
+	assert_int_equal(nc, 3);
+	assert_int_equal(nw, 3);
+	assert_int_equal(nd, 3);
+	/* The connected socket's start is its own random one, not the bucket's. */
+	assert_int_not_equal(c0, w0);
+	np_close(conn);
+	np_close(want);
+	np_close(dofd);
+	np_close(tcp);
+	np_close(sink);
+	tnet_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +282,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_jump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gso_reserves, setup, teardown),
 		cmocka_unit_test(test_per_stack),
+		cmocka_unit_test(test_ids_on_the_wire),
 	};
 	return cmocka_run_group_tests_name("ip_ident", tests, NULL, NULL);
 }

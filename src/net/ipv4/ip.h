@@ -48,7 +48,14 @@ struct ip_out_params {
 	uint8_t tos;
 	uint8_t ttl;                /* 0: net.ipv4.ip_default_ttl */
 	uint8_t df;                 /* set IP_DF */
+	/*
+	 * Linux's skb->ignore_df: the sender may be fragmented despite DF (its
+	 * PMTU mode is below IP_PMTUDISC_DO), so a DF datagram still needs a real ID.
+	 */
+	uint8_t ignore_df;
 	struct net_device *oif;     /* NULL: by route */
+	/* A connected socket's own ID counter (Linux's inet_sk(sk)->inet_id); NULL: none. */
+	uint16_t *inet_id;
 };
 
 /*
@@ -64,7 +71,6 @@ int ip_local_out(struct np_stack *s, struct sk_buff *skb);
 int dst_output(struct np_stack *s, struct sk_buff *skb);
 /* Consumes skb: POST_ROUTING -> ip_finish_output. */
 int ip_output(struct np_stack *s, struct sk_buff *skb);
-/* Next IP ID for a datagram to daddr (per-destination hashed counter). */
 /*
  * The first of segs consecutive IP IDs for a datagram (segs > 1: a GSO
  * super-packet) saddr -> daddr of protocol (ip_output.c, Linux's ip_select_ident_segs).

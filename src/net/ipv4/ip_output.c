@@ -184,8 +184,21 @@ int ip_build_and_send_pkt(struct np_stack *s, struct sk_buff *skb, const struct 
 		.saddr = p->saddr ? p->saddr : skb->rt.rt_src,
 		.daddr = p->daddr,
 	};
-	iph.id = ip_select_ident(s, iph.saddr, iph.daddr, iph.protocol,
-				 skb_shinfo(skb)->gso_segs > 1 ? skb_shinfo(skb)->gso_segs : 1);
+	/*
+	 * Linux's ip_select_ident_segs: a connected socket numbers its datagrams
+	 * from its own random start (nothing shared, no hash); a DF datagram
+	 * nobody may fragment is atomic (RFC 6864 4.1) and carries 0; the rest
+	 * take the keyed buckets. A super-packet reserves one ID per segment.
+	 */
+	unsigned segs = skb_shinfo(skb)->gso_segs > 1 ? skb_shinfo(skb)->gso_segs : 1;
+	if (p->inet_id) {
+		iph.id = *p->inet_id;
+		*p->inet_id = (uint16_t)(*p->inet_id + segs);
+	} else if (p->df && !p->ignore_df) {
+		iph.id = 0;
+	} else {
+		iph.id = ip_select_ident(s, iph.saddr, iph.daddr, iph.protocol, segs);
+	}
 	/* Linux's rt_tos2priority: the TOS picks the pfifo_fast band (and the VLAN PCP). */
 	static const uint8_t ip_tos2prio[16] = { 0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4 };
 	if (!skb->priority)

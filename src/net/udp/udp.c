@@ -87,6 +87,7 @@ struct udp_sock {
 	struct udp_reuseport *reuse;
 	uint32_t reuse_idx;
 	struct dst_cache dst;           /* connected sends: Linux's sk_dst_cache */
+	uint16_t inet_id;               /* connected: IP ID of the next datagram, random from connect */
 };
 
 /* s->udp_table. */
@@ -834,7 +835,10 @@ static int udp_send_skb(struct sock *sk, struct sk_buff *skb, const struct rtabl
 		.tos = sk->tos,
 		.ttl = sk->uc_ttl,
 		.df = pmtu == IP_PMTUDISC_DO || pmtu == IP_PMTUDISC_PROBE || (pmtu == IP_PMTUDISC_WANT && fits),
+		.ignore_df = pmtu < IP_PMTUDISC_DO,
 		.oif = oif,
+		/* Linux numbers a connected socket's datagrams itself (ip_select_ident_segs). */
+		.inet_id = sk->inet_daddr ? &udp_sk(sk)->inet_id : NULL,
 	};
 	int err = ip_build_and_send_pkt(s, skb, &p);
 	if (err) {
@@ -1110,6 +1114,7 @@ static int ip4_datagram_connect(struct sock *sk, const struct sockaddr *uaddr, s
 	sk->inet_daddr = daddr;
 	sk->inet_dport = dport;
 	sk->sk_state = TCP_ESTABLISHED_;
+	us->inet_id = (uint16_t)np_random_u32(sk->stack);   /* Linux: get_random_u16() in ip4_datagram_connect */
 	udp_rehash(sk);
 	return 0;
 }
