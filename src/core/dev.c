@@ -217,8 +217,11 @@ void netif_irq_raise(struct net_device *dev)
 {
 	struct np_stack *s = dev->stack;
 	atomic_store(&dev->irq_pending, 1);
-	/* Only the 0 -> 1 transition writes the eventfd: one syscall per wake-up, not per frame. */
-	if (!atomic_exchange(&s->irq_pending, 1)) {
+	/*
+	 * Only the 0 -> 1 transition writes the eventfd (one syscall per wake-up,
+	 * not per frame), and only when a loop may be asleep on it (wake_armed).
+	 */
+	if (!atomic_exchange(&s->irq_pending, 1) && atomic_load(&s->wake_armed)) {
 		uint64_t one = 1;
 		ssize_t n = write(s->wakefd, &one, sizeof(one));
 		(void)n;

@@ -7,6 +7,7 @@
  * device fd is readable, another thread raises an interrupt, or a timer is due.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -160,6 +161,8 @@ void np_stack_unlock(struct np_stack *s)
 {
 	if (--s->lock_depth > 0)
 		return;
+	/* The next holder reads the clock afresh. */
+	atomic_store_explicit(&s->now_cached, 0, memory_order_relaxed);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -173,10 +176,28 @@ const char *np_stack_name(const struct np_stack *s) { return s->name; }
 uint64_t np_stack_now(const struct np_stack *s)
 {
 	uint64_t t = np_stack_round_now(s);
-	return t ? t : np_clock_now(s->clock);
+	if (t)
+		return t;
+	t = np_clock_now(s->clock);
+	/*
+	 * A socket call holding the stack lock keeps its first reading until it
+	 * lets go, as a round does (Linux refreshes tcp_mstamp once per event):
+	 * a send no longer reads the clock for the segment, the IP layer and the
+	 * timer each. The holder alone writes it (stacks are heap objects).
+	 */
+	if (s->lock_depth > 0 && pthread_equal(atomic_load_explicit(&s->lock_owner, memory_order_relaxed), pthread_self()))
+		atomic_store_explicit(&((struct np_stack *)(uintptr_t)s)->now_cached, t, memory_order_release);
+	return t;
 }
 uint64_t np_stack_next_timer(const struct np_stack *s) { return timers_next(s); }
-int np_stack_fd(const struct np_stack *s) { return s->epfd; }
+int np_stack_fd(const struct np_stack *s)
+{
+	/* From now on a loop may sleep on it: interrupts must write the eventfd (stacks are heap objects). */
+	struct np_stack *m = (struct np_stack *)(uintptr_t)s;
+	if (!atomic_exchange(&m->wake_armed, 1) && atomic_load(&m->irq_pending))
+		np_stack_wake(m);   /* an interrupt raised before arming must still make the fd readable */
+	return s->epfd;
+}
 
 /* Empties the wake-up eventfd so np_stack_fd is readable only while there is work. */
 static void drain_wakefd(struct np_stack *s)
@@ -191,7 +212,8 @@ static int handle_irqs(struct np_stack *s)
 {
 	if (!atomic_load(&s->irq_pending) || !atomic_exchange(&s->irq_pending, 0))
 		return 0;
-	drain_wakefd(s);
+	if (atomic_load(&s->wake_armed))
+		drain_wakefd(s);
 	int work = 0;
 	for (struct net_device *d = s->dev_list; d; d = d->next) {
 		if (atomic_load(&d->irq_pending) && atomic_exchange(&d->irq_pending, 0)) {
@@ -307,6 +329,7 @@ int np_stack_run(struct np_stack *s, int timeout_ms)
 	np_stack_lock(s);
 	s->run_thread = pthread_self();
 	atomic_store(&s->in_run, 1);
+	atomic_store(&s->wake_armed, 1);   /* this loop sleeps on epfd from here on */
 	np_stack_unlock(s);
 	while (!atomic_load(&s->stop)) {
 		/* Softirq rounds until idle, but never starve the wait below for too long. */

@@ -107,6 +107,13 @@ struct np_stack {
 	int epfd;                           /* np_stack_fd */
 	int watched_fds;                    /* device fds in epfd */
 	int wakefd;                         /* eventfd: np_stack_stop and cross-thread interrupts */
+	/*
+	 * Someone may sleep on epfd (np_stack_fd was handed out, or np_stack_run
+	 * runs): only then do interrupts write wakefd. A stack driven by
+	 * np_stack_poll alone sees irq_pending on its next round without a
+	 * system call (Linux raises a softirq on its own CPU without an IPI).
+	 */
+	atomic_int wake_armed;
 	atomic_int stop;
 
 	/* timers */

@@ -177,6 +177,7 @@ void lock_sock(struct sock *sk)
 			} else {
 				/* No memory for a condition variable: let the owner run, then look again. */
 				free(c);
+				atomic_store(&s->now_cached, 0);   /* time read before the wait is stale after it */
 				s->lock_depth = 0;
 				pthread_mutex_unlock(&s->lock);
 				sched_yield();
@@ -186,6 +187,7 @@ void lock_sock(struct sock *sk)
 				continue;
 			}
 		}
+		atomic_store(&s->now_cached, 0);   /* time read before the wait is stale after it */
 		s->lock_depth = 0;
 		pthread_cond_wait(sk->owned_cond, &s->lock);
 		s->lock_owner = pthread_self();

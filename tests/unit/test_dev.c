@@ -1,13 +1,16 @@
 /*
  * Unit tests for src/core/dev.c and src/sched/sch_generic.c: the receive
  * core's early drops, ptype dispatch, NAPI budgets, the netif_rx backlog,
- * and the qdisc's requeue when a driver is busy.
+ * the qdisc's requeue when a driver is busy, and when an interrupt writes
+ * the stack's wake-up eventfd (only once a loop may sleep on it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <poll.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +179,60 @@ static void test_napi_budget(void **state)
 	assert_false(f->dev->napi.scheduled);
 }
 
+/* The wake-up eventfd's count, from /proc/self/fdinfo. */
+static long eventfd_count(int fd)
+{
+	char path[64], line[128];
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	long v = -1;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "eventfd-count: %lx", &v) == 1)
+			break;
+	fclose(fp);
+	return v;
+}
+
+static int fd_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+static void test_interrupt_wakes_only_sleepers(void **state)
+{
+	struct fx *f = *state;
+	struct tdev *t = f->dev->priv;
+	/* Driven by np_stack_poll alone: an interrupt is seen by the next round, no system call made. */
+	t->rx_left = 3;
+	netif_irq_raise(f->dev);
+	assert_int_equal(eventfd_count(f->s->wakefd), 0);
+	while (np_stack_poll(f->s))
+		;
+	assert_int_equal(handled, 3);
+
+	/* Pending when a loop first asks for the fd: the fd must already say so. */
+	t->rx_left = 2;
+	netif_irq_raise(f->dev);
+	int fd = np_stack_fd(f->s);
+	assert_true(fd_readable(fd));
+	while (np_stack_poll(f->s))
+		;
+	assert_int_equal(handled, 5);
+	assert_false(fd_readable(fd));   /* the round drained it */
+
+	/* From then on every interrupt makes the fd readable until a round takes it. */
+	t->rx_left = 1;
+	netif_irq_raise(f->dev);
+	assert_int_equal(eventfd_count(f->s->wakefd), 1);
+	assert_true(fd_readable(fd));
+	while (np_stack_poll(f->s))
+		;
+	assert_int_equal(handled, 6);
+	assert_false(fd_readable(fd));
+}
+
 static void test_backlog_limit(void **state)
 {
 	struct fx *f = *state;
@@ -243,6 +300,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_register_duplicate_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_early_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_napi_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupt_wakes_only_sleepers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qdisc_busy_requeue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qdisc_limit, setup, teardown),
