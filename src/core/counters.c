@@ -63,8 +63,8 @@ static void np_sockstat_print(struct np_stack *s, FILE *out)
 			tcp++;
 			synrecv += sk->sk_state == TCP_SYN_RECV;
 			tcp_rmem += (unsigned long)sk->sk_rmem_alloc;
-			ofo += tp->ofo_queue.bytes;
-			ofo_segs += tp->ofo_queue.qlen;
+			ofo += tp->ofo_queue ? tp->ofo_queue->bytes : 0;   /* NULL: empty */
+			ofo_segs += tp->ofo_queue ? tp->ofo_queue->qlen : 0;
 		} else if (sk->sk_protocol == IPPROTO_UDP) {
 			udp++;
 			udp_rmem += (unsigned long)sk->sk_rmem_alloc;

@@ -40,12 +40,12 @@ enum { SKB_GSO_TCPV4 = 1 << 0, SKB_GSO_DODGY = 1 << 1 };
 /* Route attached to a packet (Linux's dst_entry/rtable, held by value). */
 enum rtn_type { RTN_UNSPEC = 0, RTN_UNICAST, RTN_LOCAL, RTN_BROADCAST, RTN_MULTICAST, RTN_UNREACHABLE, RTN_BLACKHOLE };
 struct rtable {
-	uint8_t rt_type;            /* enum rtn_type */
-	uint8_t rt_uses_gateway;
 	struct net_device *dev;     /* output device (input: the local device) */
 	uint32_t rt_gateway;        /* next hop (host order): the gateway, or daddr on-link */
 	uint32_t rt_src;            /* preferred source (host order) */
 	uint32_t rt_mtu;            /* path MTU for this destination */
+	uint8_t rt_type;            /* enum rtn_type (after the 32-bit fields: 24 bytes, not 32) */
+	uint8_t rt_uses_gateway;
 };
 
 /* Lives at the end of the data buffer; clones share it (Linux's skb_shared_info). */

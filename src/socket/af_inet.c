@@ -167,11 +167,11 @@ static int inet_shutdown(struct socket *sock, int how)
 		sk->sk_shutdown |= mask;
 		rc = sk->sk_prot->disconnect(sk, O_NONBLOCK);
 		sock->state = rc ? SS_DISCONNECTING : SS_UNCONNECTED;
-		sk->sk_state_change(sk);
+		sk_cb(sk)->sk_state_change(sk);
 		return rc;
 	}
 	if (sk->sk_type == SOCK_STREAM && sk->sk_state == TCP_LISTEN) {
-		sk->sk_state_change(sk);
+		sk_cb(sk)->sk_state_change(sk);
 		return 0;
 	}
 	/* Linux sets the flags even on an unconnected datagram socket, so pollers wake. */
@@ -180,7 +180,7 @@ static int inet_shutdown(struct socket *sock, int how)
 	sk->sk_shutdown |= mask;
 	if (sk->sk_prot->shutdown)
 		sk->sk_prot->shutdown(sk, mask);
-	sk->sk_state_change(sk);
+	sk_cb(sk)->sk_state_change(sk);
 	return rc;
 }
 
@@ -263,7 +263,7 @@ static ssize_t inet_sendmsg(struct socket *sock, const struct msghdr *msg, size_
 	if (rc)
 		return rc == -EADDRINUSE ? -EAGAIN : rc;
 	int nonblock = sock->nonblock || (flags & MSG_DONTWAIT);
-	uint64_t deadline = sock_deadline(sk, sk->sk_sndtimeo_ns);
+	uint64_t deadline = sock_deadline(sk, sock_sndtimeo_ns(sk));
 	for (;;) {
 		lock_sock(sk);
 		ssize_t n = sk->sk_prot->sendmsg(sk, msg, len, flags);
@@ -281,7 +281,7 @@ static ssize_t inet_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 {
 	struct sock *sk = sock->sk;
 	int nonblock = sock->nonblock || (flags & MSG_DONTWAIT);
-	uint64_t deadline = sock_deadline(sk, sk->sk_rcvtimeo_ns);
+	uint64_t deadline = sock_deadline(sk, sock_rcvtimeo_ns(sk));
 	for (;;) {
 		int err = sock_error(sk);
 		if (err)
@@ -369,7 +369,7 @@ static int inet_stream_connect(struct socket *sock, const struct sockaddr *uaddr
 	if (sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV) {
 		if (nonblock)
 			return err;
-		uint64_t deadline = sock_deadline(sk, sk->sk_sndtimeo_ns);
+		uint64_t deadline = sock_deadline(sk, sock_sndtimeo_ns(sk));
 		while (sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV) {
 			int w = sk_wait_event(sk, &sk->sk_wq, deadline);
 			if (w == -ETIMEDOUT || w == -EDEADLK)
@@ -414,7 +414,7 @@ static int inet_accept(struct socket *sock, struct socket *newsock, int flags)
 {
 	struct sock *sk = sock->sk;
 	int nonblock = sock->nonblock || (flags & O_NONBLOCK);
-	uint64_t deadline = sock_deadline(sk, sk->sk_rcvtimeo_ns);
+	uint64_t deadline = sock_deadline(sk, sock_rcvtimeo_ns(sk));
 	if (!sk->sk_prot->accept)
 		return -EOPNOTSUPP;
 	for (;;) {

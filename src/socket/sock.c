@@ -15,6 +15,7 @@
 
 #include "core/stack.h"
 #include "socket/sock.h"
+#include "socket/slab.h"
 #include "trace/trace.h"
 
 /* ---- wait queues ----------------------------------------------------------- */
@@ -109,9 +110,19 @@ uint64_t sock_deadline(struct sock *sk, uint64_t timeo_ns)
 
 /* ---- allocation ----------------------------------------------------------- */
 
+/* The object cache of prot's socks (Linux's prot->slab), or NULL: calloc/free then. */
+static struct kmem_cache *sk_cache(const struct proto *prot, size_t *size)
+{
+	*size = prot->obj_size < sizeof(struct sock) ? sizeof(struct sock) : prot->obj_size;
+	return kmem_cache_get(*size);
+}
+
 struct sock *sk_alloc(struct np_stack *s, int family, struct proto *prot)
 {
-	struct sock *sk = calloc(1, prot->obj_size < sizeof(struct sock) ? sizeof(struct sock) : prot->obj_size);
+	_Static_assert(_Alignof(struct sock) <= 8, "kmem_cache objects are 8-byte aligned");
+	size_t size;
+	struct kmem_cache *c = sk_cache(prot, &size);
+	struct sock *sk = c ? kmem_cache_zalloc(c) : calloc(1, size);
 	if (!sk)
 		return NULL;
 	sk->stack = s;
@@ -123,13 +134,6 @@ struct sock *sk_alloc(struct np_stack *s, int family, struct proto *prot)
 	sk->sk_rcvbuf = 212992;
 	sk->sk_sndbuf = 212992;
 	sk->pmtudisc = 1;
-	skb_queue_head_init(&sk->sk_receive_queue);
-	skb_queue_head_init(&sk->sk_error_queue);
-	skb_queue_head_init(&sk->sk_backlog);
-	sk->sk_data_ready = sock_def_readable;
-	sk->sk_write_space = sock_def_write_space;
-	sk->sk_state_change = sock_def_readable;
-	sk->sk_error_report = sock_def_readable;
 	sk->node_next = s->sock_list;
 	if (s->sock_list)
 		s->sock_list->node_pprev = &sk->node_next;
@@ -144,9 +148,14 @@ void sock_put(struct sock *sk)
 		return;
 	if (sk->sk_prot->destroy)
 		sk->sk_prot->destroy(sk);
-	skb_queue_purge_reason(&sk->sk_receive_queue, NP_DROP_SOCKET_CLOSE);
-	skb_queue_purge_reason(&sk->sk_error_queue, NP_DROP_SOCKET_CLOSE);
-	skb_queue_purge_reason(&sk->sk_backlog, NP_DROP_SOCKET_CLOSE);
+	if (sk->sk_receive_queue) {
+		skb_queue_purge_reason(sk->sk_receive_queue, NP_DROP_SOCKET_CLOSE);
+		free(sk->sk_receive_queue);
+	}
+	if (sk->sk_backlog) {
+		skb_queue_purge_reason(sk->sk_backlog, NP_DROP_SOCKET_CLOSE);
+		free(sk->sk_backlog);
+	}
 	*sk->node_pprev = sk->node_next;
 	if (sk->node_next)
 		sk->node_next->node_pprev = sk->node_pprev;
@@ -154,7 +163,12 @@ void sock_put(struct sock *sk)
 		pthread_cond_destroy(sk->owned_cond);
 		free(sk->owned_cond);
 	}
-	free(sk);
+	size_t size;
+	struct kmem_cache *c = sk_cache(sk->sk_prot, &size);
+	if (c)
+		kmem_cache_free(c, sk);
+	else
+		free(sk);
 }
 
 /* ---- ownership and the backlog (seed 001) ----------------------------------- */
@@ -199,7 +213,7 @@ void lock_sock(struct sock *sk)
 void release_sock(struct sock *sk)
 {
 	struct sk_buff *skb;
-	while ((skb = skb_dequeue(&sk->sk_backlog)) != NULL) {
+	while (sk->sk_backlog && (skb = skb_dequeue(sk->sk_backlog)) != NULL) {
 		trace_stage(skb, "release_sock");
 		sk->sk_prot->backlog_rcv(sk, skb);
 	}
@@ -212,12 +226,21 @@ int sk_add_backlog(struct sock *sk, struct sk_buff *skb)
 {
 	trace_stage(skb, "sk_add_backlog");
 	/* Linux's sk_rcvqueues_full: the backlog plus the queue may use rcvbuf + sndbuf. */
-	if ((int64_t)sk->sk_backlog.bytes + sk->sk_rmem_alloc + skb->len > (int64_t)sk->sk_rcvbuf + sk->sk_sndbuf) {
+	uint32_t queued = sk->sk_backlog ? sk->sk_backlog->bytes : 0;
+	if ((int64_t)queued + sk->sk_rmem_alloc + skb->len > (int64_t)sk->sk_rcvbuf + sk->sk_sndbuf) {
 		sk->sk_drops++;
 		kfree_skb_reason(skb, NP_DROP_SOCKET_RCVBUFF);
 		return -ENOBUFS;
 	}
-	skb_queue_tail(&sk->sk_backlog, skb);
+	if (!sk->sk_backlog) {
+		if (!(sk->sk_backlog = malloc(sizeof(*sk->sk_backlog)))) {
+			sk->sk_drops++;
+			kfree_skb_reason(skb, NP_DROP_NOMEM);
+			return -ENOBUFS;
+		}
+		skb_queue_head_init(sk->sk_backlog);
+	}
+	skb_queue_tail(sk->sk_backlog, skb);
 	return 0;
 }
 
@@ -264,7 +287,7 @@ static void maybe_unsignal_fd(struct sock *sk)
 		sock_fd_sync(sk);
 		return;
 	}
-	if (so && so->readable_signalled && skb_queue_empty(&sk->sk_receive_queue) && !sk->sk_err &&
+	if (so && so->readable_signalled && sk_receive_queue_empty(sk) && !sk->sk_err &&
 	    !(sk->sk_shutdown & RCV_SHUTDOWN)) {
 		uint64_t v;
 		if (read(so->efd, &v, sizeof(v)) == sizeof(v))
@@ -272,28 +295,47 @@ static void maybe_unsignal_fd(struct sock *sk)
 	}
 }
 
+int sk_receive_queue_get(struct sock *sk)
+{
+	if (sk->sk_receive_queue)
+		return 0;
+	if (!(sk->sk_receive_queue = kmem_spare_alloc(KMEM_SPARE_RQ, sizeof(*sk->sk_receive_queue))))
+		return -ENOMEM;
+	skb_queue_head_init(sk->sk_receive_queue);
+	return 0;
+}
+
+void sk_receive_queue_release_if_empty(struct sock *sk)
+{
+	if (sk->sk_receive_queue && skb_queue_empty(sk->sk_receive_queue)) {
+		kmem_spare_free(KMEM_SPARE_RQ, sk->sk_receive_queue);
+		sk->sk_receive_queue = NULL;
+	}
+}
+
 int sock_queue_rcv_skb(struct sock *sk, struct sk_buff *skb)
 {
 	trace_stage(skb, "sock_queue_rcv_skb");
 	int ts = skb_truesize(skb);
-	if (sk->sk_rmem_alloc + ts > sk->sk_rcvbuf)
+	if (sk->sk_rmem_alloc + ts > sk->sk_rcvbuf || sk_receive_queue_get(sk) < 0)
 		return -ENOMEM;
 	sk->sk_rmem_alloc += ts;
 	skb->sk = sk;
-	skb_queue_tail(&sk->sk_receive_queue, skb);
+	skb_queue_tail(sk->sk_receive_queue, skb);
 	trace_stage(skb, "sk_data_ready");
-	sk->sk_data_ready(sk);
+	sk_cb(sk)->sk_data_ready(sk);
 	return 0;
 }
 
 struct sk_buff *skb_recv_datagram(struct sock *sk, int flags)
 {
-	struct sk_buff *skb = skb_peek(&sk->sk_receive_queue);
+	struct sk_buff *skb = sk_receive_queue_peek(sk);
 	if (!skb)
 		return NULL;
 	if (flags & MSG_PEEK)
 		return skb;
-	skb_unlink(skb, &sk->sk_receive_queue);
+	skb_unlink(skb, sk->sk_receive_queue);
+	sk_receive_queue_release_if_empty(sk);
 	sk->sk_rmem_alloc -= skb_truesize(skb);
 	skb->sk = NULL;
 	maybe_unsignal_fd(sk);
@@ -346,10 +388,17 @@ void sock_def_write_space(struct sock *sk)
 	wake_up_all(&sk->sk_wq);
 }
 
+const struct sock_callbacks sock_def_callbacks = {
+	.sk_data_ready = sock_def_readable,
+	.sk_write_space = sock_def_write_space,
+	.sk_state_change = sock_def_readable,
+	.sk_error_report = sock_def_readable,
+};
+
 void sk_error_set(struct sock *sk, int err)
 {
 	sk->sk_err = err;
-	sk->sk_error_report(sk);
+	sk_cb(sk)->sk_error_report(sk);
 }
 
 int sock_error(struct sock *sk)
@@ -365,13 +414,13 @@ int sock_error(struct sock *sk)
 unsigned datagram_poll(struct sock *sk)
 {
 	unsigned mask = 0;
-	if (sk->sk_err || !skb_queue_empty(&sk->sk_error_queue))
+	if (sk->sk_err)
 		mask |= POLLERR;
 	if (sk->sk_shutdown & RCV_SHUTDOWN)
 		mask |= POLLRDHUP | POLLIN | POLLRDNORM;
 	if (sk->sk_shutdown == (RCV_SHUTDOWN | SEND_SHUTDOWN))
 		mask |= POLLHUP;
-	if (!skb_queue_empty(&sk->sk_receive_queue))
+	if (!sk_receive_queue_empty(sk))
 		mask |= POLLIN | POLLRDNORM;
 	if (sk->sk_wmem_alloc < sk->sk_sndbuf)
 		mask |= POLLOUT | POLLWRNORM | POLLWRBAND;
@@ -417,10 +466,13 @@ int sock_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t 
 		int rc = get_timeval_ns(optval, optlen, &ns);
 		if (rc)
 			return rc;
+		/* Whole ms rounded up (Linux: jiffies); beyond 32 bits of ms, forever (Linux: MAX_SCHEDULE_TIMEOUT). */
+		uint64_t ms = ns / NSEC_PER_MSEC + (ns % NSEC_PER_MSEC != 0);
+		uint32_t v = ms > UINT32_MAX ? 0 : (uint32_t)ms;
 		if (optname == SO_RCVTIMEO)
-			sk->sk_rcvtimeo_ns = ns;
+			sk->sk_rcvtimeo_ms = v;
 		else
-			sk->sk_sndtimeo_ns = ns;
+			sk->sk_sndtimeo_ms = v;
 		return 0;
 	}
 	if (optname == SO_LINGER) {
@@ -478,7 +530,7 @@ int sock_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t 
 			val = 0;
 		sk->sk_sndbuf = val * 2 < SOCK_MIN_SNDBUF ? SOCK_MIN_SNDBUF : val * 2;
 		sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
-		sk->sk_write_space(sk);
+		sk_cb(sk)->sk_write_space(sk);
 		return 0;
 	case SO_TYPE:
 	case SO_ERROR:
@@ -504,7 +556,7 @@ int sock_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optle
 	if ((int)*optlen < 0)
 		return -EINVAL;
 	if (optname == SO_RCVTIMEO || optname == SO_SNDTIMEO) {
-		uint64_t ns = optname == SO_RCVTIMEO ? sk->sk_rcvtimeo_ns : sk->sk_sndtimeo_ns;
+		uint64_t ns = optname == SO_RCVTIMEO ? sock_rcvtimeo_ns(sk) : sock_sndtimeo_ns(sk);
 		struct timeval tv = { .tv_sec = (time_t)(ns / NSEC_PER_SEC),
 				      .tv_usec = (suseconds_t)((ns % NSEC_PER_SEC) / NSEC_PER_USEC) };
 		return put_opt(optval, optlen, &tv, sizeof(tv));

@@ -25,9 +25,11 @@
 #include "core/skbuff.h"
 #include "core/stack.h"
 #include "core/timer.h"
+#include "netpath/socket.h"   /* NP_SOCK_FD_BASE */
 
 struct np_stack;
 struct sock;
+struct sock_callbacks;
 struct socket;
 
 /* A sleeper: a blocked call or an np_poll. Woken by sk_data_ready & co. */
@@ -96,6 +98,8 @@ struct proto {
 	struct sock *(*accept)(struct sock *sk, int flags, int *err);
 	/* SO_KEEPALIVE changed (may be NULL). */
 	void (*keepalive)(struct sock *sk, int on);
+	/* Its sockets' sk_data_ready & co (NULL: sock_def_callbacks); see sk_cb(). */
+	const struct sock_callbacks *cb;
 };
 
 struct proto_ops {
@@ -115,18 +119,36 @@ struct proto_ops {
 };
 
 struct socket {
-	int fd;                          /* the descriptor: the eventfd, or a number >= NP_SOCK_FD_BASE */
+	int fd;                          /* the descriptor: the eventfd, or (NP_SOCK_NOFD) a number >= NP_SOCK_FD_BASE */
 	int efd;                         /* the eventfd (== fd unless NP_SOCK_NOFD), -1 until np_socket_fd */
-	int type;                        /* SOCK_DGRAM, SOCK_STREAM */
-	int state;                       /* SS_* */
+	_Atomic int refs;                /* the fd table's reference plus one per call in flight */
+	/* 8-bit fields, and NP_SOCK_NOFD read from fd: 40 bytes, a 48-byte malloc chunk instead of 64 */
+	uint8_t type;                    /* SOCK_DGRAM, SOCK_STREAM */
+	uint8_t state;                   /* SS_* */
 	uint8_t nonblock;                /* O_NONBLOCK */
 	uint8_t readable_signalled;      /* eventfd currently holds a count */
-	uint8_t nofd;                    /* NP_SOCK_NOFD: no kernel descriptor of its own */
-	_Atomic int refs;                /* the fd table's reference plus one per call in flight */
 	struct sock *sk;
 	const struct proto_ops *ops;
 	struct np_stack *stack;
 };
+_Static_assert(sizeof(struct socket) <= 40, "struct socket grew past a 48-byte malloc chunk (one per socket)");
+
+/* NP_SOCK_NOFD: the socket holds no kernel descriptor of its own (its number is netpath's). */
+static inline int socket_nofd(const struct socket *so) { return so->fd >= NP_SOCK_FD_BASE; }
+
+/*
+ * Linux's sk_data_ready, sk_write_space, sk_state_change and sk_error_report.
+ * Only netpath sets them, the same for every socket of a protocol, so they
+ * are one table per protocol (struct proto's cb), not 32 bytes per socket;
+ * struct sock is internal, so no embedder can install its own anyway.
+ */
+struct sock_callbacks {
+	void (*sk_data_ready)(struct sock *sk);
+	void (*sk_write_space)(struct sock *sk);
+	void (*sk_state_change)(struct sock *sk);
+	void (*sk_error_report)(struct sock *sk);
+};
+extern const struct sock_callbacks sock_def_callbacks;
 
 /*
  * Field order keeps the struct free of holes (offsetof-checked): pointers,
@@ -139,23 +161,30 @@ struct sock {
 	struct proto *sk_prot;
 	pthread_cond_t *owned_cond;      /* lock_sock waiters; allocated by the first one that has to wait */
 	struct wait_queue_head sk_wq;
-	void (*sk_data_ready)(struct sock *sk);
-	void (*sk_write_space)(struct sock *sk);
-	void (*sk_state_change)(struct sock *sk);
-	void (*sk_error_report)(struct sock *sk);
-	struct sock *hash_next;          /* protocol lookup chain */
 	struct sock *node_next;          /* all sockets of the stack */
 	struct sock **node_pprev;        /* O(1) unlink from that list */
 
-	struct sk_buff_head sk_receive_queue;
-	struct sk_buff_head sk_error_queue;
-	struct sk_buff_head sk_backlog;  /* packets that arrived while owned by a user */
-	uint64_t sk_rcvtimeo_ns, sk_sndtimeo_ns; /* 0: forever */
+	/*
+	 * Data for the reader: the head is allocated by the first skb
+	 * (sk_receive_queue_get) and freed when the reader empties it (NULL:
+	 * empty), so an idle socket carries 8 bytes, not 24.
+	 */
+	struct sk_buff_head *sk_receive_queue;
+	/*
+	 * No sk_error_queue: nothing queues errors (IP_RECVERR reports through
+	 * sk_err), and 24 bytes a socket are too many for an always-empty
+	 * queue. Whoever queues the first one adds it as a pointer, NULL when empty.
+	 */
+	/*
+	 * Packets that arrived while a user owned the socket: allocated by the
+	 * first one (NULL: empty so far), kept until the sock is freed. Most
+	 * sockets never see contention, and 8 bytes beat 24 for each of them.
+	 */
+	struct sk_buff_head *sk_backlog;  /* packets that arrived while owned by a user */
 
-	int sk_state;
+	/* SO_RCVTIMEO / SO_SNDTIMEO in ms (0: forever), rounded up as Linux rounds to jiffies */
+	uint32_t sk_rcvtimeo_ms, sk_sndtimeo_ms;
 	unsigned sk_flags;               /* SOCK_*_ bits */
-	int sk_err, sk_err_soft;         /* positive errno values, as Linux */
-	int sk_shutdown;                 /* RCV_SHUTDOWN | SEND_SHUTDOWN */
 	int sk_refcnt;
 	/* inet_sock: addresses in host order */
 	uint32_t inet_rcv_saddr;         /* bound local address (0 = any) */
@@ -166,20 +195,47 @@ struct sock {
 	int sk_rmem_alloc;               /* bytes charged to the receive queue */
 	int sk_wmem_alloc;               /* bytes in flight below the socket */
 	int sk_drops;
-	unsigned sk_userlocks;           /* SOCK_*_LOCK */
 	int sk_lingertime;               /* SO_LINGER seconds */
-	unsigned sk_ack_backlog;         /* listener: established children waiting for accept */
-	unsigned sk_max_ack_backlog;     /* listener: listen()'s backlog, capped by net.core.somaxconn */
-	uint32_t hash_bucket;
+	/* (sk_ack_backlog and sk_max_ack_backlog: in TCP's listener state, struct tcp_listen_sock) */
 	uint16_t inet_num;               /* local port, host order (0 = unbound) */
 	uint16_t inet_dport;             /* connected peer port, host order */
-	uint16_t sk_family, sk_type, sk_protocol;
+	/* 8 bits each, as Linux's skc_family/sk_type/sk_protocol widths allow (AF_INET, SOCK_*, IPPROTO_*) */
+	uint8_t sk_family, sk_type, sk_protocol;
+	uint8_t sk_state;                /* TCP_* (8 bits, as Linux's skc_state) */
+	uint8_t sk_userlocks;            /* SOCK_*_LOCK (4 bits in Linux) */
+	uint8_t sk_err, sk_err_soft;     /* positive errno values (all fit 8 bits) */
+	uint8_t sk_shutdown;             /* RCV_SHUTDOWN | SEND_SHUTDOWN */
 	uint8_t uc_ttl;                  /* 0: net.ipv4.ip_default_ttl */
 	uint8_t tos;
-	uint8_t pmtudisc;                /* IP_PMTUDISC_* */
-	uint8_t recverr;
-	uint8_t owned;                   /* lock_sock held by a user thread */
+	/* (bit-fields: written only under the stack lock) */
+	unsigned pmtudisc : 3;           /* IP_PMTUDISC_* (0..IP_PMTUDISC_OMIT, 5) */
+	unsigned recverr : 1;
+	unsigned owned : 1;              /* lock_sock held by a user thread */
 };
+
+/* The callbacks of sk (its protocol's, or the default ones). */
+static inline const struct sock_callbacks *sk_cb(const struct sock *sk)
+{
+	return sk->sk_prot->cb ? sk->sk_prot->cb : &sock_def_callbacks;
+}
+
+/* ---- the receive queue (NULL while empty) ---- */
+static inline struct sk_buff *sk_receive_queue_peek(const struct sock *sk)
+{
+	return sk->sk_receive_queue ? skb_peek(sk->sk_receive_queue) : NULL;
+}
+static inline struct sk_buff *sk_receive_queue_next(const struct sock *sk, const struct sk_buff *skb)
+{
+	return skb->next == (const struct sk_buff *)sk->sk_receive_queue ? NULL : skb->next;
+}
+static inline int sk_receive_queue_empty(const struct sock *sk)
+{
+	return !sk->sk_receive_queue || skb_queue_empty(sk->sk_receive_queue);
+}
+/* Allocates the receive queue if it is not there (before an skb goes in): 0 or -ENOMEM. */
+int sk_receive_queue_get(struct sock *sk);
+/* Frees the receive queue head once it holds nothing. */
+void sk_receive_queue_release_if_empty(struct sock *sk);
 
 /* ---- socket lifetime and the stack lock ---- */
 /* Allocates prot->obj_size bytes, initialises the generic fields and defaults. NULL on no memory. */
@@ -226,6 +282,9 @@ void sock_fd_sync(struct sock *sk);
 /* Sets sk_err and reports it (wakes readers/pollers). */
 void sk_error_set(struct sock *sk, int err);
 int sock_error(struct sock *sk);   /* returns -sk_err and clears it, or 0 */
+
+static inline uint64_t sock_rcvtimeo_ns(const struct sock *sk) { return (uint64_t)sk->sk_rcvtimeo_ms * NSEC_PER_MSEC; }
+static inline uint64_t sock_sndtimeo_ns(const struct sock *sk) { return (uint64_t)sk->sk_sndtimeo_ms * NSEC_PER_MSEC; }
 
 /* Deadline for a blocking call from a timeout (0 = forever): absolute ns on the stack clock. */
 uint64_t sock_deadline(struct sock *sk, uint64_t timeo_ns);

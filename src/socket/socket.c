@@ -27,6 +27,7 @@
 #include "core/stack.h"
 #include "netpath/socket.h"
 #include "socket/sock.h"
+#include "socket/slab.h"
 
 int inet_create(struct np_stack *s, struct socket *sock, int type, int protocol);
 
@@ -36,8 +37,23 @@ static int fdt_size;
 /* NP_SOCK_NOFD descriptors: ndt[fd - NP_SOCK_FD_BASE]; freed numbers are reused, the last freed first. */
 static struct socket **ndt;
 static int ndt_size, ndt_used;
+/* Freed numbers; grown as numbers are freed (not with ndt: 4 bytes a socket while none is). */
 static int *ndt_free;
-static int ndt_nfree;
+static int ndt_nfree, ndt_free_size;
+
+/* Remembers freed number i for reuse (fdt_lock held); without memory the number is simply not reused. */
+static void ndt_put_free(int i)
+{
+	if (ndt_nfree == ndt_free_size) {
+		int n = ndt_free_size ? ndt_free_size * 2 : 64;
+		int *f = realloc(ndt_free, (size_t)n * sizeof(*f));
+		if (!f)
+			return;
+		ndt_free = f;
+		ndt_free_size = n;
+	}
+	ndt_free[ndt_nfree++] = i;
+}
 
 /* Gives so a descriptor of netpath's own; -ENFILE when the number space is used up. */
 static int ndt_alloc(struct socket *so)
@@ -54,14 +70,11 @@ static int ndt_alloc(struct socket *so)
 				return -ENFILE;
 			}
 			struct socket **t = realloc(ndt, (size_t)n * sizeof(*t));
-			int *f = t ? realloc(ndt_free, (size_t)n * sizeof(*f)) : NULL;
-			if (t)
-				ndt = t;
-			if (!f) {
+			if (!t) {
 				pthread_mutex_unlock(&fdt_lock);
 				return -ENOMEM;
 			}
-			ndt_free = f;
+			ndt = t;
 			ndt_size = n;
 		}
 		i = ndt_used++;
@@ -110,11 +123,27 @@ static struct socket *fdt_get(int fd)
 	return so;
 }
 
+/* struct socket objects come from one cache (no malloc header each: see slab.h). */
+static struct socket *socket_alloc(void)
+{
+	struct kmem_cache *c = kmem_cache_get(sizeof(struct socket));
+	return c ? kmem_cache_zalloc(c) : calloc(1, sizeof(struct socket));
+}
+
+static void socket_free(struct socket *so)
+{
+	struct kmem_cache *c = kmem_cache_get(sizeof(struct socket));
+	if (c)
+		kmem_cache_free(c, so);
+	else
+		free(so);
+}
+
 /* The last reference (after np_close took the table's) frees the socket. */
 static void sockfd_put(struct socket *so)
 {
 	if (atomic_fetch_sub(&so->refs, 1) == 1)
-		free(so);
+		socket_free(so);
 }
 
 static struct socket *fdt_remove(int fd)
@@ -125,7 +154,7 @@ static struct socket *fdt_remove(int fd)
 		int i = fd - NP_SOCK_FD_BASE;
 		if (i < ndt_used && (so = ndt[i]) != NULL) {
 			ndt[i] = NULL;
-			ndt_free[ndt_nfree++] = i;   /* room: ndt_free is as large as ndt */
+			ndt_put_free(i);
 		}
 	} else if (fd >= 0 && fd < fdt_size) {
 		so = fdt[fd];
@@ -196,7 +225,6 @@ static ssize_t ret_err_ssize(ssize_t rc)
 /* The descriptor of a new socket: an eventfd, or (nofd) a number of netpath's own. 0 or -errno. */
 static int socket_fd_open(struct socket *so, int nofd)
 {
-	so->nofd = (uint8_t)nofd;
 	if (nofd) {
 		so->efd = -1;
 		return ndt_alloc(so);
@@ -210,13 +238,13 @@ static void socket_fd_close(struct socket *so)
 {
 	if (so->efd >= 0)
 		close(so->efd);
-	if (so->nofd) {
+	if (socket_nofd(so)) {
 		/* Still in ndt only if the open failed before anyone could see the number. */
 		pthread_mutex_lock(&fdt_lock);
 		int i = so->fd - NP_SOCK_FD_BASE;
 		if (i >= 0 && i < ndt_used && ndt[i] == so) {
 			ndt[i] = NULL;
-			ndt_free[ndt_nfree++] = i;
+			ndt_put_free(i);
 		}
 		pthread_mutex_unlock(&fdt_lock);
 	}
@@ -235,7 +263,7 @@ int np_socket(struct np_stack *s, int domain, int type, int protocol)
 	}
 	int nonblock = type & SOCK_NONBLOCK, nofd = !!(type & NP_SOCK_NOFD);
 	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC | NP_SOCK_NOFD);
-	struct socket *so = calloc(1, sizeof(*so));
+	struct socket *so = socket_alloc();
 	if (!so) {
 		errno = ENOMEM;
 		return -1;
@@ -243,7 +271,7 @@ int np_socket(struct np_stack *s, int domain, int type, int protocol)
 	atomic_init(&so->refs, 1);   /* the fd table's */
 	int rc = socket_fd_open(so, nofd);
 	if (rc < 0) {
-		free(so);
+		socket_free(so);
 		errno = -rc;
 		return -1;
 	}
@@ -261,7 +289,7 @@ int np_socket(struct np_stack *s, int domain, int type, int protocol)
 			np_stack_unlock(s);
 		}
 		socket_fd_close(so);
-		free(so);
+		socket_free(so);
 		errno = -rc;
 		return -1;
 	}
@@ -378,15 +406,15 @@ int np_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 		rc = -EINVAL;
 		goto out;
 	}
-	newso = calloc(1, sizeof(*newso));
+	newso = socket_alloc();
 	if (!newso) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	atomic_init(&newso->refs, 1);   /* the fd table's */
-	rc = socket_fd_open(newso, so->nofd);
+	rc = socket_fd_open(newso, socket_nofd(so));
 	if (rc < 0) {
-		free(newso);
+		socket_free(newso);
 		newso = NULL;
 		goto out;
 	}
@@ -394,7 +422,7 @@ int np_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	rc = so->ops->accept(so, newso, 0);
 	if (rc < 0) {
 		socket_fd_close(newso);
-		free(newso);
+		socket_free(newso);
 		newso = NULL;
 		goto out;
 	}
@@ -404,7 +432,7 @@ int np_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	if (rc < 0) {
 		newso->ops->release(newso);
 		socket_fd_close(newso);
-		free(newso);
+		socket_free(newso);
 		newso = NULL;
 		goto out;
 	}
@@ -506,6 +534,7 @@ ssize_t np_recvmsg(int fd, struct msghdr *msg, int flags)
 	sockfd_unlock_put(so, sk);
 	return ret_err_ssize(rc);
 }
+
 /* Sum of a message's iovec, or a negative errno for a vector np_sendmsg would refuse. */
 static ssize_t msg_iov_len(const struct msghdr *msg)
 {
@@ -599,7 +628,6 @@ int np_recvmmsg(int fd, struct mmsghdr *msgvec, unsigned int vlen, int flags, st
 		return (int)n;
 	return ret_err(rc);
 }
-
 
 ssize_t np_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *dest, socklen_t addrlen)
 {

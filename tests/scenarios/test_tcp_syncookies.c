@@ -35,7 +35,7 @@ static unsigned syn_qlen(struct env *e, uint16_t port)
 {
 	for (struct sock *sk = e->s->sock_list; sk; sk = sk->node_next)
 		if (sk->sk_state == TCP_LISTEN && sk->inet_num == port)
-			return tcp_sk(sk)->syn_qlen;
+			return tcp_sk(sk)->lq->syn_qlen;
 	fail_msg("no listener on port %u", port);
 	return 0;
 }

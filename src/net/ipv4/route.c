@@ -698,7 +698,9 @@ int ip_route_output_cached(struct np_stack *s, struct dst_cache *c, uint32_t dad
 {
 	const struct fib_table *ft = fib_of(s);
 
-	if (ft && c->genid == ft->genid && c->daddr == daddr && c->saddr == saddr && c->oif == oif) {
+	int oifindex = oif ? oif->ifindex : 0;   /* a device that goes away flushes the cache (new genid) */
+
+	if (ft && c->genid == ft->genid && c->daddr == daddr && c->saddr == saddr && c->oif == oifindex) {
 		*rt = c->rt;
 		return 0;
 	}
@@ -708,7 +710,7 @@ int ip_route_output_cached(struct np_stack *s, struct dst_cache *c, uint32_t dad
 		c->rt = *rt;
 		c->daddr = daddr;
 		c->saddr = saddr;
-		c->oif = oif;
+		c->oif = oifindex;
 		c->genid = ft->genid;
 	}
 	return err;

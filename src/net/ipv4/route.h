@@ -68,7 +68,7 @@ struct dst_cache {
 	struct rtable rt;
 	uint32_t genid;         /* routing generation when filled; 0: empty */
 	uint32_t daddr, saddr;
-	struct net_device *oif;
+	int oif;                /* ifindex of the forced device (0: none): 40 bytes, one per socket */
 };
 /* ip_route_output through c: a hit copies the cached route, a miss routes and refills c. */
 int ip_route_output_cached(struct np_stack *s, struct dst_cache *c, uint32_t daddr, uint32_t saddr,

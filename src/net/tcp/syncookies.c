@@ -97,7 +97,7 @@ static uint32_t synq_now_s(const struct np_stack *s) { return (uint32_t)(np_stac
 
 static int tcp_synq_no_recent_overflow(const struct sock *sk)
 {
-	uint32_t last = tcp_sk(sk)->last_synq_overflow;
+	uint32_t last = tcp_sk(sk)->lq->last_synq_overflow;   /* sk listens */
 	return !last || (int32_t)(synq_now_s(sk->stack) - (last + TCP_SYNCOOKIE_VALID_S)) > 0;
 }
 
@@ -167,7 +167,7 @@ int cookie_v4_send_synack(struct sock *sk, const struct sk_buff *syn, const stru
 		.ttl = sk->uc_ttl,
 		.df = pmtu == IP_PMTUDISC_WANT || pmtu == IP_PMTUDISC_DO || pmtu == IP_PMTUDISC_PROBE,
 	};
-	lp->last_synq_overflow = synq_now_s(s);
+	lp->lq->last_synq_overflow = synq_now_s(s);   /* sk listens */
 	NP_INC_STATS(s, TcpExtSyncookiesSent);
 	NP_INC_STATS(s, TcpOutSegs);
 	ip_build_and_send_pkt(s, skb, &ip);
@@ -191,7 +191,7 @@ int cookie_v4_check(struct sock *sk, struct sk_buff *skb, const struct tcp_repr 
 	}
 	NP_INC_STATS(s, TcpExtSyncookiesRecv);
 	/* Linux's tcp_v4_syn_recv_sock: no room in the accept queue, no child; the peer's retransmission retries. */
-	if (sk->sk_ack_backlog > sk->sk_max_ack_backlog) {
+	if (tcp_sk(sk)->lq->ack_backlog > tcp_sk(sk)->lq->max_ack_backlog) {   /* sk listens */
 		NP_INC_STATS(s, TcpExtListenOverflows);
 		NP_INC_STATS(s, TcpExtListenDrops);
 		kfree_skb_reason(skb, NP_DROP_TCP_LISTEN_OVERFLOW);
@@ -211,11 +211,10 @@ int cookie_v4_check(struct sock *sk, struct sk_buff *skb, const struct tcp_repr 
 	}
 	/* Rebuild what the SYN and our SYN-ACK would have left: sequence spaces and the encoded MSS. */
 	struct tcp_sock *tp = tcp_sk(child);
-	tp->irs = tcb->seq - 1;
-	tp->rcv_nxt = tcb->seq;
+	tp->rcv_nxt = tcb->seq;   /* the peer's ISN + 1 */
 	tp->rcv_wup = tp->rcv_nxt;
 	tp->copied_seq = tp->rcv_nxt;
-	tp->snd_wl1 = tp->irs;
+	tp->snd_wl1 = tcb->seq - 1;
 	tp->mss_clamp = msstab[mssind];
 	tcp_sync_mss(child, tp->pmtu);
 	tp->iss = tcb->ack_seq - 1;

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/stack.h"
@@ -74,7 +75,7 @@ void tcp_done(struct sock *sk)
 		return;
 	}
 	if (!(sk->sk_flags & SOCK_DEAD_))
-		sk->sk_state_change(sk);
+		sk_cb(sk)->sk_state_change(sk);
 }
 
 void tcp_write_err(struct sock *sk, int err)
@@ -85,7 +86,7 @@ void tcp_write_err(struct sock *sk, int err)
 	sock_hold(sk);
 	tcp_done(sk);
 	if (!dead)
-		sk->sk_error_report(sk);
+		sk_cb(sk)->sk_error_report(sk);
 	sock_put(sk);
 }
 
@@ -94,9 +95,9 @@ void tcp_write_err(struct sock *sk, int err)
 int tcp_child_established(struct sock *child)
 {
 	struct tcp_sock *tp = tcp_sk(child);
-	struct tcp_sock *lp = tp->parent;
-	struct sock *lsk = &lp->sk;
-	if (lsk->sk_ack_backlog > lsk->sk_max_ack_backlog)
+	struct sock *lsk = &tp->parent->sk;
+	struct tcp_listen_sock *lp = tp->parent->lq;
+	if (lp->ack_backlog > lp->max_ack_backlog)
 		return -ENOSPC;
 	/* Out of the SYN queue ... */
 	*tp->child_pprev = tp->child_next;
@@ -106,38 +107,35 @@ int tcp_child_established(struct sock *child)
 	tp->child_pprev = NULL;
 	lp->syn_qlen--;
 	/* ... into the accept queue, in order of establishment. */
-	tp->acc_next = NULL;
-	if (lp->acc_tail)
-		lp->acc_tail->acc_next = tp;
-	else
-		lp->acc_head = tp;
+	tp->child_pprev = lp->acc_tail ? &lp->acc_tail->child_next : &lp->acc_head;
+	*tp->child_pprev = tp;
 	lp->acc_tail = tp;
-	lsk->sk_ack_backlog++;
+	lp->ack_backlog++;
 	tp->in_accept_queue = 1;
-	lsk->sk_data_ready(lsk);
+	sk_cb(lsk)->sk_data_ready(lsk);
 	return 0;
 }
 
 void tcp_child_unlink(struct sock *child)
 {
 	struct tcp_sock *tp = tcp_sk(child);
-	struct tcp_sock *lp = tp->parent;
-	if (!lp)
+	if (!tp->parent)
 		return;
+	struct tcp_listen_sock *lp = tp->parent->lq;
 	if (tp->in_accept_queue) {
-		struct tcp_sock **pp = &lp->acc_head, *prev = NULL;
-		while (*pp && *pp != tp) {
-			prev = *pp;
-			pp = &(*pp)->acc_next;
-		}
-		if (*pp) {
-			*pp = tp->acc_next;
-			if (lp->acc_tail == tp)
-				lp->acc_tail = prev;
-			lp->sk.sk_ack_backlog--;
+		if (tp->child_pprev) {
+			*tp->child_pprev = tp->child_next;
+			if (tp->child_next)
+				tp->child_next->child_pprev = tp->child_pprev;
+			else   /* it was the tail: the one before it (if any) is */
+				lp->acc_tail = tp->child_pprev == &lp->acc_head
+						       ? NULL
+						       : container_of(tp->child_pprev, struct tcp_sock, child_next);
+			lp->ack_backlog--;
 		}
 		tp->in_accept_queue = 0;
-		tp->acc_next = NULL;
+		tp->child_next = NULL;
+		tp->child_pprev = NULL;
 	} else if (tp->child_pprev) {
 		*tp->child_pprev = tp->child_next;
 		if (tp->child_next)
@@ -152,8 +150,8 @@ void tcp_child_unlink(struct sock *child)
 /* Linux's inet_csk_listen_stop: every child goes; established ones are reset (tcp_disconnect). */
 void tcp_listen_stop(struct sock *sk)
 {
-	struct tcp_sock *lp = tcp_sk(sk);
-	while (lp->syn_head || lp->acc_head) {
+	struct tcp_listen_sock *lp = tcp_lq(tcp_sk(sk));
+	while (lp && (lp->syn_head || lp->acc_head)) {
 		struct tcp_sock *tp = lp->acc_head ? lp->acc_head : lp->syn_head;
 		struct sock *child = &tp->sk;
 		tcp_child_unlink(child);
@@ -175,7 +173,7 @@ int tcp_listen_start(struct sock *sk, int backlog)
 	if (b > (unsigned)s->sysctl.somaxconn)
 		b = (unsigned)s->sysctl.somaxconn;
 	if (sk->sk_state == TCP_LISTEN) {
-		sk->sk_max_ack_backlog = b;
+		tcp_sk(sk)->lq->max_ack_backlog = b;
 		return 0;
 	}
 	if (sk->sk_state != TCP_CLOSE)
@@ -186,8 +184,11 @@ int tcp_listen_start(struct sock *sk, int backlog)
 	} else if (tcp_v4_listen_conflict(sk)) {
 		return -EADDRINUSE;
 	}
-	sk->sk_max_ack_backlog = b;
-	sk->sk_ack_backlog = 0;
+	struct tcp_sock *tp = tcp_sk(sk);
+	if (!tp->lq && !(tp->lq = calloc(1, sizeof(*tp->lq))))
+		return -ENOMEM;   /* (kept until the last reference: a listener may listen again) */
+	tp->lq->max_ack_backlog = b;
+	tp->lq->ack_backlog = 0;
 	tcp_set_state(sk, TCP_LISTEN);
 	tcp_v4_listen_hash(sk);
 	return 0;
@@ -196,8 +197,8 @@ int tcp_listen_start(struct sock *sk, int backlog)
 /* tcp_prot.accept (Linux's inet_csk_accept): the oldest established child, or -EAGAIN. */
 static struct sock *tcp_accept(struct sock *sk, int flags, int *err)
 {
-	struct tcp_sock *lp = tcp_sk(sk);
-	if (sk->sk_state != TCP_LISTEN) {
+	struct tcp_listen_sock *lp = tcp_lq(tcp_sk(sk));
+	if (sk->sk_state != TCP_LISTEN || !lp) {
 		*err = -EINVAL;
 		return NULL;
 	}
@@ -206,11 +207,14 @@ static struct sock *tcp_accept(struct sock *sk, int flags, int *err)
 		*err = -EAGAIN;
 		return NULL;
 	}
-	lp->acc_head = tp->acc_next;
-	if (!lp->acc_head)
+	lp->acc_head = tp->child_next;
+	if (lp->acc_head)
+		lp->acc_head->child_pprev = &lp->acc_head;
+	else
 		lp->acc_tail = NULL;
-	sk->sk_ack_backlog--;
-	tp->acc_next = NULL;
+	lp->ack_backlog--;
+	tp->child_next = NULL;
+	tp->child_pprev = NULL;
 	tp->in_accept_queue = 0;
 	tp->parent = NULL;
 	sock_fd_sync(sk);
@@ -228,7 +232,7 @@ static struct sock *tcp_accept(struct sock *sk, int flags, int *err)
  */
 static int tcp_wait(struct sock *sk, uint64_t deadline)
 {
-	int had_backlog = !skb_queue_empty(&sk->sk_backlog);
+	int had_backlog = sk->sk_backlog && !skb_queue_empty(sk->sk_backlog);
 	release_sock(sk);
 	int rc = had_backlog ? 0 : sk_wait_event(sk, &sk->sk_wq, deadline);
 	lock_sock(sk);
@@ -299,7 +303,7 @@ static void tcp_mark_push(struct tcp_sock *tp, struct sk_buff *skb)
 static void tcp_push(struct sock *sk, int flags, unsigned mss_now, int nonagle)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	if (!tp->send_head)
+	if (!tcp_send_head(tp))
 		return;
 	if (!(flags & MSG_MORE) || forced_push(tp))
 		tcp_mark_push(tp, tcp_write_queue_tail(tp));
@@ -322,7 +326,7 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t siz
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	int nonblock = tcp_nonblock(sk, flags);
-	uint64_t deadline = sock_deadline(sk, sk->sk_sndtimeo_ns);
+	uint64_t deadline = sock_deadline(sk, sock_sndtimeo_ns(sk));
 
 	if (flags & MSG_OOB)
 		return -EOPNOTSUPP;
@@ -366,20 +370,20 @@ static ssize_t tcp_sendmsg_locked(struct sock *sk, const struct msghdr *msg, siz
 			goto do_error;
 		struct sk_buff *skb = tcp_write_queue_tail(tp);
 		uint32_t copy = 0;
-		if (skb && tp->send_head && skb->len < size_goal && !(TCP_SKB_CB(skb)->tcp_flags & (TCPF_FIN | TCPF_SYN))) {
+		if (skb && tcp_send_head(tp) && skb->len < size_goal && !(TCP_SKB_CB(skb)->tcp_flags & (TCPF_FIN | TCPF_SYN))) {
 			copy = size_goal - skb->len;
 			if (copy > skb_tailroom(skb))
 				copy = skb_tailroom(skb);
 		}
 		if (!copy) {
-			if (tp->wmem_queued >= sk->sk_sndbuf)
+			if (tcp_wmem_queued(tp) >= sk->sk_sndbuf)
 				goto wait_for_space;
 			/*
 			 * Linear buffers: a segment's worth for bulk data, but a small
 			 * write on a big-MTU path (lo: 64 KiB) takes a small buffer.
 			 */
 			uint32_t want = size - copied > 1920 ? (uint32_t)(size - copied) : 1920;
-			skb = alloc_skb(s, want < size_goal ? want : size_goal);
+			skb = tcp_write_queue_get(tp) == 0 ? alloc_skb(s, want < size_goal ? want : size_goal) : NULL;
 			if (!skb)
 				goto wait_for_space;
 			/* The write-queue skb carries no trace: each transmitted clone starts its own. */
@@ -387,10 +391,10 @@ static ssize_t tcp_sendmsg_locked(struct sock *sk, const struct msghdr *msg, siz
 			memset(tcb, 0, sizeof(*tcb));
 			tcb->seq = tcb->end_seq = tp->write_seq;
 			tcb->tcp_flags = TCPF_ACK;
-			skb_queue_tail(&tp->write_queue, skb);
-			tp->wmem_queued += tcp_skb_truesize(skb);
-			if (!tp->send_head)
-				tp->send_head = skb;
+			skb_queue_tail(tp->write_queue, skb);
+			tcp_wmem_queued_add(tp, tcp_skb_truesize(skb));
+			if (!tcp_send_head(tp))
+				tcp_set_send_head(tp, skb);
 			copy = size_goal;
 			if (copy > skb_tailroom(skb))
 				copy = skb_tailroom(skb);
@@ -398,7 +402,7 @@ static ssize_t tcp_sendmsg_locked(struct sock *sk, const struct msghdr *msg, siz
 		if (copy > size - copied)
 			copy = (uint32_t)(size - copied);
 		iov_copy_from(msg, copied, skb_put(skb, copy), copy);
-		tp->write_queue.bytes += copy;
+		tp->write_queue->bytes += copy;
 		TCP_SKB_CB(skb)->end_seq += copy;
 		tp->write_seq += copy;
 		copied += copy;
@@ -409,8 +413,8 @@ static ssize_t tcp_sendmsg_locked(struct sock *sk, const struct msghdr *msg, siz
 		if (forced_push(tp)) {
 			tcp_mark_push(tp, skb);
 			__tcp_push_pending_frames(sk, mss_now, TCP_NAGLE_PUSH);
-		} else if (push_goal <= mss_now ? skb == tp->send_head
-			   : tp->send_head && tp->write_seq - TCP_SKB_CB(tp->send_head)->seq >= push_goal) {
+		} else if (push_goal <= mss_now ? skb == tcp_send_head(tp)
+			   : tcp_send_head(tp) && tp->write_seq - TCP_SKB_CB(tcp_send_head(tp))->seq >= push_goal) {
 			tcp_push_one(sk, mss_now);
 		}
 		continue;
@@ -487,7 +491,7 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	int nonblock = tcp_nonblock(sk, flags);
-	uint64_t deadline = sock_deadline(sk, sk->sk_rcvtimeo_ns);
+	uint64_t deadline = sock_deadline(sk, sock_rcvtimeo_ns(sk));
 	int peek = !!(flags & MSG_PEEK);
 	size_t target = (flags & MSG_WAITALL) ? len : 1;
 	uint32_t seq = tp->copied_seq;
@@ -508,8 +512,7 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 	for (;;) {
 		struct sk_buff *skb = NULL;
 		uint32_t offset = 0;
-		for (struct sk_buff *p = skb_peek(&sk->sk_receive_queue); p;
-		     p = p->next == (struct sk_buff *)&sk->sk_receive_queue ? NULL : p->next) {
+		for (struct sk_buff *p = sk_receive_queue_peek(sk); p; p = sk_receive_queue_next(sk, p)) {
 			uint32_t off = seq - TCP_SKB_CB(p)->seq;
 			if (off < p->len) {
 				skb = p;
@@ -528,7 +531,8 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 			if (!peek) {
 				tp->copied_seq = seq;
 				if (offset + used == skb->len) {
-					skb_unlink(skb, &sk->sk_receive_queue);
+					skb_unlink(skb, sk->sk_receive_queue);
+					sk_receive_queue_release_if_empty(sk);
 					sk->sk_rmem_alloc -= tcp_skb_truesize(skb);
 					consume_skb(skb);
 				}
@@ -627,14 +631,16 @@ static void tcp_purge_receive(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb;
-	while ((skb = skb_dequeue(&sk->sk_receive_queue)) != NULL) {
+	while (sk->sk_receive_queue && (skb = skb_dequeue(sk->sk_receive_queue)) != NULL) {
 		sk->sk_rmem_alloc -= tcp_skb_truesize(skb);
 		kfree_skb_reason(skb, NP_DROP_SOCKET_CLOSE);
 	}
-	while ((skb = skb_dequeue(&tp->ofo_queue)) != NULL) {
+	sk_receive_queue_release_if_empty(sk);
+	while (tp->ofo_queue && (skb = skb_dequeue(tp->ofo_queue)) != NULL) {
 		sk->sk_rmem_alloc -= tcp_skb_truesize(skb);
 		kfree_skb_reason(skb, NP_DROP_SOCKET_CLOSE);
 	}
+	tcp_ofo_release_if_empty(tp);
 }
 
 /*
@@ -685,7 +691,7 @@ int tcp_disconnect(struct sock *sk, int flags)
 		sk->inet_rcv_saddr = sk->inet_saddr = 0;
 	sk->inet_daddr = 0;
 	sk->inet_dport = 0;
-	sk->sk_error_report(sk);
+	sk_cb(sk)->sk_error_report(sk);
 	return 0;
 }
 
@@ -708,8 +714,7 @@ static void tcp_close(struct sock *sk)
 		tcp_listen_stop(sk);
 		goto adjudge_to_death;
 	}
-	for (struct sk_buff *skb = skb_peek(&sk->sk_receive_queue); skb;
-	     skb = skb->next == (struct sk_buff *)&sk->sk_receive_queue ? NULL : skb->next)
+	for (struct sk_buff *skb = sk_receive_queue_peek(sk); skb; skb = sk_receive_queue_next(sk, skb))
 		unread += skb->len;
 	tcp_purge_receive(sk);
 	if (sk->sk_state == TCP_CLOSE)
@@ -772,17 +777,17 @@ int tcp_poll_mask(struct sock *sk)
 	unsigned mask = 0;
 
 	if (state == TCP_LISTEN)
-		return tp->acc_head ? POLLIN | POLLRDNORM : 0;
+		return tcp_lq(tp) && tcp_lq(tp)->acc_head ? POLLIN | POLLRDNORM : 0;
 	if (sk->sk_shutdown == SHUTDOWN_MASK || state == TCP_CLOSE)
 		mask |= POLLHUP;
 	if (sk->sk_shutdown & RCV_SHUTDOWN)
 		mask |= POLLIN | POLLRDNORM | POLLRDHUP;
 	if (state != TCP_SYN_SENT && state != TCP_SYN_RECV) {
-		if (!skb_queue_empty(&sk->sk_receive_queue))
+		if (!sk_receive_queue_empty(sk))
 			mask |= POLLIN | POLLRDNORM;
 		if (!(sk->sk_shutdown & SEND_SHUTDOWN)) {
 			/* sk_stream_is_writeable: free space at least a third of the buffer (Linux's min_wspace). */
-			if (sk->sk_sndbuf - tp->wmem_queued >= tp->wmem_queued / 2)
+			if (sk->sk_sndbuf - tcp_wmem_queued(tp) >= tcp_wmem_queued(tp) / 2)
 				mask |= POLLOUT | POLLWRNORM;
 			else
 				tp->nospace = 1;
@@ -790,7 +795,7 @@ int tcp_poll_mask(struct sock *sk)
 			mask |= POLLOUT | POLLWRNORM;
 		}
 	}
-	if (sk->sk_err || !skb_queue_empty(&sk->sk_error_queue))
+	if (sk->sk_err)
 		mask |= POLLERR;
 	return (int)mask;
 }
@@ -847,7 +852,7 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 		break;
 	case TCP_CORK:
 		tp->cork = !!val;
-		if (!val && tp->send_head)
+		if (!val && tcp_send_head(tp))
 			__tcp_push_pending_frames(sk, tcp_current_mss(sk),
 						  tp->nodelay ? TCP_NAGLE_OFF | TCP_NAGLE_PUSH : 0);
 		break;
@@ -867,8 +872,8 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 		tp->keepalive_time_s = val;
 		if ((sk->sk_flags & SOCK_KEEPOPEN_) &&
 		    !(TCPF_STATE(sk->sk_state) & (TCPF_STATE(TCP_CLOSE) | TCPF_STATE(TCP_LISTEN)))) {
-			uint64_t now = np_stack_now(sk->stack), last = tp->lrcvtime > tp->rcv_tstamp ? tp->lrcvtime : tp->rcv_tstamp;
-			uint64_t want = (uint64_t)val * NSEC_PER_SEC, el = now - last;
+			uint64_t el = tcp_ms_since(sk->stack, tcp_stamp_later(tp->lrcvtime, tp->rcv_tstamp));
+			uint64_t want = (uint64_t)val * NSEC_PER_SEC;
 			tcp_reset_keepalive_timer(sk, el < want ? want - el : 0);
 		}
 		break;
@@ -1009,8 +1014,6 @@ static int tcp_init_sock(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct np_stack *s = sk->stack;
 	memset((char *)tp + sizeof(struct sock), 0, sizeof(*tp) - sizeof(struct sock));
-	skb_queue_head_init(&tp->write_queue);
-	skb_queue_head_init(&tp->ofo_queue);
 	tcp_init_xmit_timers(sk);
 	tp->rto_us = TCP_TIMEOUT_INIT_US;
 	tp->mss_cache = TCP_MSS_DEFAULT;
@@ -1033,14 +1036,15 @@ static void tcp_v4_destroy_sock(struct sock *sk)
 	tcp_delete_keepalive_timer(sk);
 	if (tp->parent)
 		tcp_child_unlink(sk);
-	if (tp->syn_head || tp->acc_head)
-		tcp_listen_stop(sk);
+	tcp_listen_stop(sk);
 	tcp_write_queue_purge(sk);
 	tcp_purge_receive(sk);
 	if (sk->stack->tcp_hash) {
 		tcp_v4_unhash(sk);
 		tcp_put_port(sk);
 	}
+	free(tcp_lq(tp));
+	tp->lq = NULL;
 	if (tp->ca_ops && tp->ca_ops->release)
 		tp->ca_ops->release(tp);
 }

@@ -16,8 +16,10 @@
 #ifndef NP_NET_TCP_TCP_H
 #define NP_NET_TCP_TCP_H
 
+#include <errno.h>
 #include <netinet/tcp.h>   /* TCP_ESTABLISHED ... TCP_CLOSING, TCP_NODELAY ... */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "core/netdevice.h"
 #include "core/skbuff.h"
@@ -26,6 +28,7 @@
 #include "net/ipv4/route.h"
 #include "net/tcp/tcp_seq.h"
 #include "socket/sock.h"
+#include "socket/slab.h"
 #include "wire/tcp.h"
 
 struct np_stack;
@@ -86,68 +89,119 @@ struct tcp_congestion_ops {
 	/* cwnd to restore when a loss is undone (optional). */
 	uint32_t (*undo_cwnd)(struct tcp_sock *tp);
 };
-#define TCP_CA_PRIV_WORDS 4   /* NewReno needs none; a module that needs more grows it (Linux: 104 bytes) */
+/*
+ * Per-socket words of congestion-control state (Linux: 104 bytes). NewReno,
+ * the only module, needs none, so none are reserved: a module that needs
+ * some grows this (every socket pays it).
+ */
+#define TCP_CA_PRIV_WORDS 0
 
 /* ---- lookup-table nodes (tcp_ipv4.c) ---- */
 enum { TCP_NODE_SOCK = 1, TCP_NODE_TW = 2 };
 
-/* A 4-tuple in the established hash: a full sock or a TIME_WAIT minisock. */
+/*
+ * A 4-tuple in the established hash: a full sock or a TIME_WAIT minisock.
+ * The tuple itself is the owner's (the sock's inet_* fields, which do not
+ * change while it is hashed, or the minisock's copy): not kept twice. Its
+ * kind is that of the bind node both owners place right after it (en_kind).
+ * 8 bytes: with under one entry per bucket, finding the predecessor on
+ * unlink costs less than a back pointer in every socket.
+ */
 struct tcp_ehash_node {
-	struct tcp_ehash_node *next, **pprev;
-	uint32_t laddr, faddr;       /* host order */
-	uint16_t lport, fport;
-	uint8_t kind;                /* TCP_NODE_* */
+	struct tcp_ehash_node *next; /* singly linked: unlinking walks the (short) chain of its bucket */
 };
 
-/* A local port in use (Linux's bind bucket member). */
+/*
+ * A local port in use (Linux's bind bucket member). The owner's
+ * SO_REUSEADDR, SO_REUSEPORT and device are read from it (a sock's live
+ * options, as Linux's inet_bind_conflict reads sk2's; a minisock's
+ * copies), not kept here.
+ */
 struct tcp_bind_node {
 	struct tcp_bind_node *next, **pprev;
 	uint32_t addr;               /* bound local address (0: any) */
 	uint16_t port;
 	uint8_t kind;                /* TCP_NODE_* */
-	uint8_t reuse, reuseport;    /* SO_REUSEADDR / SO_REUSEPORT of the owner */
 	uint8_t by_bind;             /* the port came from bind(): connect's ephemeral search skips it */
-	int dev_if;
 };
 
 /* TIME_WAIT minisock (Linux's tcp_timewait_sock): what is needed to ACK, RST and reuse. */
 struct tcp_tw_sock {
 	struct tcp_ehash_node en;
-	struct tcp_bind_node bn;
+	struct tcp_bind_node bn;     /* right after en: its kind is en's (en_kind) */
 	struct np_stack *stack;
 	struct np_timer timer;
+	uint32_t laddr, faddr;       /* the 4-tuple, host order */
+	uint16_t lport, fport;
+	int dev_if;                  /* the replaced sock's bound device, SO_REUSEADDR and SO_REUSEPORT */
+	uint8_t reuse, reuseport;
 	uint32_t snd_nxt, rcv_nxt;
 	uint16_t rcv_wnd;
 	uint8_t tos, ttl;
 };
 
+/*
+ * A listener's own state (Linux's icsk_accept_queue and listening-hash
+ * node), allocated by listen(): few sockets listen, so the others do not
+ * carry it.
+ */
+struct tcp_listen_sock {
+	struct tcp_sock *lnext, **lpprev; /* listening hash */
+	struct tcp_sock *syn_head, *acc_head, *acc_tail; /* its children */
+	uint32_t syn_qlen;
+	uint32_t last_synq_overflow; /* second (+1) a SYN cookie was last sent; 0 never */
+	/* Linux's sk_ack_backlog / sk_max_ack_backlog (listeners only, so here rather than in every sock) */
+	uint32_t ack_backlog;        /* established children waiting for accept */
+	uint32_t max_ack_backlog;    /* listen()'s backlog, capped by net.core.somaxconn */
+};
+
+/* What a socket's write queue allocates: the queue and its first unsent skb (tcp_send_head). */
+struct tcp_write_queue {
+	struct sk_buff_head q;       /* tcp_sock.write_queue points here */
+	struct sk_buff *send_head;   /* first unsent skb (NULL: all sent) */
+	int wmem_queued;             /* truesize of the queue (Linux's sk_wmem_queued) */
+};
+
 /* ---- the TCP sock (Linux's tcp_sock + inet_connection_sock) ---- */
 enum { ICSK_TIME_RETRANS = 1, ICSK_TIME_PROBE0 = 3 };
+
+/*
+ * Linux's three per-socket timers (icsk_retransmit_timer, icsk_delack_timer,
+ * sk_timer), kept as three deadlines behind one np_timer armed at the
+ * earliest: 48 bytes a socket instead of 72 (tcp_timer.c).
+ */
+enum { TCP_TIMER_WRITE, TCP_TIMER_DELACK, TCP_TIMER_KEEPALIVE, TCP_TIMER_MAX };
+#define TCP_TIMER_OFF UINT64_MAX
 
 struct tcp_sock {
 	struct sock sk;              /* first: sk_alloc sizes it by tcp_prot.obj_size */
 
 	struct tcp_ehash_node en;    /* established hash (also SYN_RECV children) */
-	struct tcp_bind_node bn;     /* bind hash */
-	struct tcp_sock *lnext, **lpprev; /* listening hash */
-	uint8_t ehashed, bhashed, lhashed;
-	uint8_t userlocks;           /* SOCK_BINDPORT_LOCK: port chosen by the user */
-	uint8_t in_accept_queue;     /* (here, not with the passive-open fields: fills a hole) */
-	uint8_t orphan_ref;          /* tcp_close kept a reference for the closing orphan */
-	struct dst_cache dst;        /* ip_queue_xmit's route (Linux's sk_dst_cache) */
+	struct tcp_bind_node bn;     /* bind hash; right after en: its kind is en's (en_kind) */
 
-	/* passive open: children of a listener */
-	struct tcp_sock *parent;     /* listener while unaccepted */
-	struct tcp_sock *child_next, **child_pprev; /* syn list (SYN_RECV) */
-	struct tcp_sock *acc_next;   /* accept queue (FIFO) */
-	struct tcp_sock *syn_head, *acc_head, *acc_tail; /* listener: its children */
-	uint32_t syn_qlen;
-	uint32_t last_synq_overflow; /* listener: second (+1) a SYN cookie was last sent; 0 never */
+	/*
+	 * Passive open. A child (parent set, from tcp_openreq_child until
+	 * accept or unlink) never listens, and a listener is never a child: a
+	 * socket only listens from CLOSE with a descriptor, which a child gets
+	 * at accept, after its links were cleared. So the child's links and
+	 * the listener's state share the space (with the listener's
+	 * fields in tcp_listen_sock and one list for both queues, 56 bytes
+	 * per socket less).
+	 */
+	struct tcp_sock *parent;     /* listener while unaccepted; NULL: lq below is the valid member */
+	union {
+		struct {
+			/* the listener's syn list (SYN_RECV), or its accept queue (FIFO) once in_accept_queue */
+			struct tcp_sock *child_next, **child_pprev;
+		};
+		struct tcp_listen_sock *lq;  /* from listen() to the last reference; NULL if never listened */
+	};
 
 	/* send sequence space (RFC 9293 3.3.1) */
-	uint32_t iss, snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2, write_seq, max_window;
-	/* receive sequence space */
-	uint32_t irs, rcv_nxt, rcv_wnd, rcv_wup, copied_seq;
+	/* (no SND.WL2: the window update test is Linux's tcp_may_update_window, on snd_una) */
+	uint32_t iss, snd_una, snd_nxt, snd_wnd, snd_wl1, write_seq, max_window;
+	/* receive sequence space (no IRS kept: SYN-RECEIVED finds it as rcv_nxt - 1) */
+	uint32_t rcv_nxt, rcv_wnd, rcv_wup, copied_seq;
 
 	/* MSS */
 	uint16_t mss_cache;          /* current send MSS */
@@ -156,13 +210,18 @@ struct tcp_sock {
 	uint16_t user_mss;           /* TCP_MAXSEG */
 	uint16_t rcv_mss;            /* estimate of the peer's segment size (delayed ACK) */
 	uint16_t pmtu;               /* path MTU in use */
-	uint32_t total_retrans;      /* (here: fills the hole before the queues) */
 
 	/* queues */
-	struct sk_buff_head write_queue; /* unacked + unsent, in sequence order */
-	struct sk_buff *send_head;   /* first unsent skb (NULL: all sent) */
-	struct sk_buff_head ofo_queue;   /* out of order, sorted by seq */
-	int wmem_queued;             /* truesize of write_queue */
+	/*
+	 * Unacked + unsent, in sequence order: the head (struct tcp_write_queue,
+	 * with send_head) is allocated with the first skb (tcp_write_queue_get)
+	 * and freed when the queue empties (NULL: empty), as ofo_queue below,
+	 * so an idle socket carries 8 bytes, not 32.
+	 */
+	struct sk_buff_head *write_queue;
+	/* out of order, sorted by seq: allocated by the first such segment, freed when it empties (NULL: empty) */
+	struct sk_buff_head *ofo_queue;
+	uint32_t total_retrans;      /* (here: no hole before ca_ops) */
 
 	/* congestion control (in packets, as Linux) */
 	uint32_t snd_cwnd, snd_ssthresh, snd_cwnd_cnt, prior_cwnd;
@@ -171,48 +230,27 @@ struct tcp_sock {
 	uint32_t pushed_seq;         /* write_seq at the last PSH mark (forced_push) */
 	uint32_t high_seq;           /* snd_nxt at the start of recovery/loss (RFC 6582 "recover") */
 	uint32_t dupacks;
-	uint8_t ca_state;
-	uint8_t high_seq_valid;
-	/* RFC 7323 window scaling (Linux's rx_opt): SYN_SENT: 1 if our SYN offered it; later: both SYNs did */
-	uint8_t wscale_ok;
-	uint8_t snd_wscale;          /* the peer's shift: received windows are << it */
-	uint8_t rcv_wscale;          /* our shift: sent windows are >> it */
 	const struct tcp_congestion_ops *ca_ops;
-	uint32_t ca_priv[TCP_CA_PRIV_WORDS];
 
 	/* RTT (RFC 6298), microseconds */
 	uint32_t srtt_us, rttvar_us, rto_us;
-	uint8_t backoff, retransmits, probes_out, syn_retrans;
-	uint64_t retrans_stamp;      /* ns of the first transmission of what the timer guards */
-	uint64_t probes_tstamp;      /* ns of the first zero-window probe */
-	uint64_t rcv_tstamp;         /* ns of the last ACK received (keepalive) */
-	uint64_t lrcvtime;           /* ns of the last data received */
-	uint64_t lsndtime;           /* ns of the last data sent */
+	/* 32-bit stamps (tcp_stamp_ms below; 0: unset), as Linux keeps them in u32 jiffies */
+	uint32_t retrans_stamp;      /* ms stamp of the first transmission of what the timer guards */
+	uint32_t probes_tstamp;      /* ms stamp of the first zero-window probe */
+	uint32_t rcv_tstamp;         /* ms stamp of the last ACK received (keepalive) */
+	uint32_t lrcvtime;           /* ms stamp of the last data received */
+	uint32_t last_oow_ack_time;  /* ms stamp: RFC 5961 / out-of-window ACK rate limiting */
+	uint32_t user_timeout_ms;    /* TCP_USER_TIMEOUT (here: no hole before the timers) */
+	uint8_t backoff, retransmits, probes_out;
 
 	/* timers */
-	struct np_timer retransmit_timer; /* RTO, zero-window probe, SYN / SYN-ACK */
-	struct np_timer delack_timer;
-	struct np_timer keepalive_timer;  /* keepalive, orphan FIN_WAIT2 */
-	uint8_t pending;             /* ICSK_TIME_* owning retransmit_timer */
-
-	/* delayed ACK */
-	uint8_t ack_pending;
-	uint8_t quick;               /* ACKs left in quick-ack mode */
-	uint8_t pingpong;            /* interactive: delay ACKs */
-	uint8_t ato_set;
-
-	/* options */
-	uint8_t nodelay, cork, thin;
-	uint8_t nospace;             /* a writer waits for send-buffer space */
-	uint8_t in_sendmsg;          /* inside tcp_sendmsg (trace stages) */
-	uint8_t syn_data_seen;
-	uint8_t keepalive_probes;    /* TCP_KEEPCNT, 1..127 (0: sysctl) */
-	int8_t linger2_s;            /* TCP_LINGER2: -1, or 0..120 s (0: sysctl) */
-	uint16_t keepalive_time_s, keepalive_intvl_s; /* TCP_KEEPIDLE/KEEPINTVL, 1..32767 s (0: sysctl) */
-	uint32_t user_timeout_ms;
-
-	/* RFC 5961 / out-of-window ACK rate limiting */
-	uint64_t last_oow_ack_time;
+	struct np_timer timer;       /* armed at the earliest of timer_when[] */
+	/*
+	 * Absolute ns per TCP_TIMER_* (TCP_TIMER_OFF: not armed). WRITE: RTO,
+	 * zero-window probe, SYN / SYN-ACK; DELACK; KEEPALIVE: keepalive and
+	 * the orphan FIN_WAIT2 timeout.
+	 */
+	uint64_t timer_when[TCP_TIMER_MAX];
 
 	/* receive window limits and autotuning (Linux's window_clamp, rcv_rtt_est, rcvq_space) */
 	uint32_t window_clamp;       /* largest window we offer (TCP_WINDOW_CLAMP; 0 before the handshake: none) */
@@ -220,11 +258,72 @@ struct tcp_sock {
 	uint32_t rcv_rtt_us;         /* receiver's RTT estimate (0: none yet) */
 	uint32_t rcvq_seq;           /* copied_seq when the current measure began */
 	uint32_t rcvq_space;         /* bytes the reader took in the last RTT (at least the initial window) */
-	uint64_t rcv_rtt_time;       /* ns when the current RTT sample began (0: none) */
-	uint64_t rcvq_time;          /* ns when the current copy measure began */
+	uint32_t rcv_rtt_time;       /* us stamp when the current RTT sample began (0: none) */
+	uint32_t rcvq_time;          /* us stamp when the current copy measure began (0: none) */
+
+	/* options */
+	uint16_t keepalive_time_s, keepalive_intvl_s; /* TCP_KEEPIDLE/KEEPINTVL, 1..32767 s (0: sysctl) */
+	uint8_t keepalive_probes;    /* TCP_KEEPCNT, 1..127 (0: sysctl) */
+	int8_t linger2_s;            /* TCP_LINGER2: -1, or 0..120 s (0: sysctl) */
+	/*
+	 * Small values and yes/no state in bit-fields (written only under the
+	 * stack lock, so sharing bytes is safe): 5 bytes instead of 19. Widths
+	 * hold every value assigned (see the comments).
+	 */
+	unsigned userlocks : 4;      /* SOCK_BINDADDR_LOCK | SOCK_BINDPORT_LOCK (4 | 8): what the user chose */
+	/* RFC 7323 shifts (Linux's rx_opt), 0..TCP_MAX_WSCALE (14) */
+	unsigned snd_wscale : 4;     /* the peer's shift: received windows are << it */
+	unsigned rcv_wscale : 4;     /* our shift: sent windows are >> it */
+	unsigned ca_state : 3;       /* TCP_CA_Open .. TCP_CA_Loss (0..4) */
+	unsigned pending : 2;        /* ICSK_TIME_* (0, 1, 3) owning the WRITE timer */
+	/* delayed ACK */
+	unsigned ack_pending : 2;    /* ACK_SCHED | ACK_NOW */
+	unsigned quick : 5;          /* ACKs left in quick-ack mode, 0..TCP_MAX_QUICKACKS (16) */
+	unsigned ehashed : 1, bhashed : 1, lhashed : 1;
+	unsigned in_accept_queue : 1;
+	unsigned orphan_ref : 1;     /* tcp_close kept a reference for the closing orphan */
+	/* RFC 7323 window scaling: SYN_SENT: 1 if our SYN offered it; later: both SYNs did */
+	unsigned wscale_ok : 1;
+	unsigned pingpong : 1;       /* interactive: delay ACKs */
+	unsigned ato_set : 1;
+	unsigned nodelay : 1, cork : 1;
+	unsigned nospace : 1;        /* a writer waits for send-buffer space */
+	unsigned in_sendmsg : 1;     /* inside tcp_sendmsg (trace stages) */
+
+	uint32_t ca_priv[TCP_CA_PRIV_WORDS]; /* last: while it is empty it costs nothing */
 };
 
+_Static_assert(TCP_MAX_WSCALE < 16 && TCP_MAX_QUICKACKS < 32 && TCP_CA_Loss < 8 && ICSK_TIME_PROBE0 < 4 &&
+		       (SOCK_BINDADDR_LOCK | SOCK_BINDPORT_LOCK) < 16,
+	       "a tcp_sock bit-field is too narrow for its values");
+
 static inline struct tcp_sock *tcp_sk(const struct sock *sk) { return (struct tcp_sock *)(void *)sk; }
+/* The listener state of tp, or NULL (never listened, or a child whose union holds links). */
+static inline struct tcp_listen_sock *tcp_lq(const struct tcp_sock *tp) { return tp->parent ? NULL : tp->lq; }
+
+/*
+ * 32-bit stamps of the stack clock: milliseconds for timeouts (wrap after
+ * 49 days) and microseconds for RTT-scale measures (wrap after 71 minutes),
+ * 4 bytes a stamp instead of 8. Differences are taken modulo 2^32, so they
+ * hold across a wrap; +1 keeps 0 free to mean "unset" (it recurs for one
+ * tick per wrap, as with Linux's jiffies).
+ */
+static inline uint32_t tcp_ns_to_stamp_ms(uint64_t ns) { return (uint32_t)(ns / NSEC_PER_MSEC) + 1; }
+static inline uint32_t tcp_stamp_ms(const struct np_stack *s) { return tcp_ns_to_stamp_ms(np_stack_now(s)); }
+static inline uint32_t tcp_ns_to_stamp_us(uint64_t ns) { return (uint32_t)(ns / NSEC_PER_USEC) + 1; }
+static inline uint32_t tcp_stamp_us(const struct np_stack *s) { return tcp_ns_to_stamp_us(np_stack_now(s)); }
+/* ns since an ms stamp (whole ms). */
+static inline uint64_t tcp_ms_since(const struct np_stack *s, uint32_t stamp)
+{
+	return (uint64_t)(uint32_t)(tcp_stamp_ms(s) - stamp) * NSEC_PER_MSEC;
+}
+/* The later of two ms stamps, across a wrap (an unset one loses to a set one). */
+static inline uint32_t tcp_stamp_later(uint32_t a, uint32_t b)
+{
+	if (!a || !b)
+		return a ? a : b;
+	return (int32_t)(a - b) > 0 ? a : b;
+}
 
 /* sk_state helpers */
 static inline int tcp_synchronized(int state)
@@ -247,14 +346,69 @@ static inline uint32_t tcp_packets_in_flight(const struct tcp_sock *tp)
 {
 	return tp->packets_out - tp->lost_out + tp->retrans_out;
 }
-static inline struct sk_buff *tcp_write_queue_head(const struct tcp_sock *tp) { return skb_peek(&tp->write_queue); }
+static inline int tcp_ofo_empty(const struct tcp_sock *tp) { return !tp->ofo_queue || skb_queue_empty(tp->ofo_queue); }
+/* Frees the out-of-order queue head once it holds nothing (idle sockets carry only the pointer). */
+static inline void tcp_ofo_release_if_empty(struct tcp_sock *tp)
+{
+	if (tp->ofo_queue && skb_queue_empty(tp->ofo_queue)) {
+		free(tp->ofo_queue);
+		tp->ofo_queue = NULL;
+	}
+}
+/* The first unsent skb (Linux's tcp_send_head), or NULL when everything queued was sent. */
+static inline struct sk_buff *tcp_send_head(const struct tcp_sock *tp)
+{
+	return tp->write_queue ? container_of(tp->write_queue, struct tcp_write_queue, q)->send_head : NULL;
+}
+/* Bytes (truesize) the write queue holds: 0 without one. */
+static inline int tcp_wmem_queued(const struct tcp_sock *tp)
+{
+	return tp->write_queue ? container_of(tp->write_queue, struct tcp_write_queue, q)->wmem_queued : 0;
+}
+/* Charges (delta > 0) or uncharges an skb's truesize; the write queue exists. */
+static inline void tcp_wmem_queued_add(struct tcp_sock *tp, int delta)
+{
+	container_of(tp->write_queue, struct tcp_write_queue, q)->wmem_queued += delta;
+}
+/* Sets the first unsent skb; the write queue exists (skb, if any, is on it). */
+static inline void tcp_set_send_head(struct tcp_sock *tp, struct sk_buff *skb)
+{
+	container_of(tp->write_queue, struct tcp_write_queue, q)->send_head = skb;
+}
+static inline struct sk_buff *tcp_write_queue_head(const struct tcp_sock *tp)
+{
+	return tp->write_queue ? skb_peek(tp->write_queue) : NULL;
+}
 static inline struct sk_buff *tcp_write_queue_next(const struct tcp_sock *tp, const struct sk_buff *skb)
 {
-	return skb->next == (const struct sk_buff *)&tp->write_queue ? NULL : skb->next;
+	return skb->next == (const struct sk_buff *)tp->write_queue ? NULL : skb->next;
 }
 static inline struct sk_buff *tcp_write_queue_tail(const struct tcp_sock *tp)
 {
-	return tp->write_queue.prev == (const struct sk_buff *)&tp->write_queue ? NULL : tp->write_queue.prev;
+	const struct sk_buff_head *q = tp->write_queue;
+	return !q || q->prev == (const struct sk_buff *)q ? NULL : q->prev;
+}
+/* The write queue, allocated if it was not (before an skb goes in): 0 or -ENOMEM. */
+static inline int tcp_write_queue_get(struct tcp_sock *tp)
+{
+	if (tp->write_queue)
+		return 0;
+	struct tcp_write_queue *wq = kmem_spare_alloc(KMEM_SPARE_WQ, sizeof(*wq));
+	if (!wq)
+		return -ENOMEM;
+	skb_queue_head_init(&wq->q);
+	wq->send_head = NULL;
+	wq->wmem_queued = 0;
+	tp->write_queue = &wq->q;
+	return 0;
+}
+/* Frees the write queue head once it holds nothing. */
+static inline void tcp_write_queue_release_if_empty(struct tcp_sock *tp)
+{
+	if (tp->write_queue && skb_queue_empty(tp->write_queue)) {
+		kmem_spare_free(KMEM_SPARE_WQ, container_of(tp->write_queue, struct tcp_write_queue, q));
+		tp->write_queue = NULL;
+	}
 }
 
 /* Per-stack TCP state (s->tcp_hash): lookup tables and rate limits. */
@@ -264,6 +418,14 @@ extern struct proto tcp_prot;
 
 /* ---- tcp_ipv4.c ---- */
 int tcp_init(struct np_stack *s);
+/*
+ * ip_queue_xmit's cached route for a flow's keys (Linux's sk_dst_cache,
+ * shared the way its per-nexthop cached routes are): one of a few per-stack
+ * slots, so that a socket carries no 40-byte cache of its own. Use it with
+ * ip_route_output_cached, which checks the keys and the routing generation.
+ * NULL once tcp_free ran.
+ */
+struct dst_cache *tcp_dst_slot(struct np_stack *s, uint32_t daddr, uint32_t saddr, const struct net_device *oif);
 void tcp_free(struct np_stack *s);
 /* Consumes skb (data at the TCP header, IPCB filled): the inet_protos handler. */
 int tcp_v4_rcv(struct sk_buff *skb);
@@ -417,6 +579,10 @@ void tcp_clear_xmit_timers(struct sock *sk);
 void tcp_reset_xmit_timer(struct sock *sk, int what, uint64_t when_ns);
 void tcp_rearm_rto(struct sock *sk);
 void tcp_reset_keepalive_timer(struct sock *sk, uint64_t len_ns);
+/* Arms TCP_TIMER_* `which` for absolute ns `when` / disarms it (either re-arms the one np_timer). */
+void tcp_timer_set(struct sock *sk, int which, uint64_t when);
+void tcp_timer_del(struct sock *sk, int which);
+static inline int tcp_timer_armed(const struct tcp_sock *tp, int which) { return tp->timer_when[which] != TCP_TIMER_OFF; }
 void tcp_delete_keepalive_timer(struct sock *sk);
 uint64_t tcp_rto_ns(const struct tcp_sock *tp);   /* current RTO with backoff */
 uint64_t tcp_probe0_when(const struct tcp_sock *tp);

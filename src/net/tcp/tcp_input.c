@@ -94,7 +94,7 @@ void tcp_enter_loss(struct sock *sk)
 	tp->snd_cwnd_cnt = 0;
 	tp->retrans_out = 0;
 	tp->lost_out = 0;
-	for (struct sk_buff *skb = tcp_write_queue_head(tp); skb && skb != tp->send_head;
+	for (struct sk_buff *skb = tcp_write_queue_head(tp); skb && skb != tcp_send_head(tp);
 	     skb = tcp_write_queue_next(tp, skb)) {
 		struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
 		tcb->sacked &= (uint8_t)~TCPCB_SACKED_RETRANS;
@@ -118,7 +118,7 @@ static void tcp_enter_recovery(struct sock *sk)
 	tp->snd_cwnd_cnt = 0;
 	tp->high_seq = tp->snd_nxt;
 	tcp_set_ca_state(sk, TCP_CA_Recovery);
-	if (head && head != tp->send_head) {
+	if (head && head != tcp_send_head(tp)) {
 		struct tcp_skb_cb *tcb = TCP_SKB_CB(head);
 		if (!(tcb->sacked & TCPCB_LOST)) {
 			tcb->sacked |= TCPCB_LOST;
@@ -141,7 +141,7 @@ static void tcp_partial_ack(struct sock *sk, uint32_t acked)
 	struct sk_buff *head = tcp_write_queue_head(tp);
 	tp->snd_cwnd = tp->snd_cwnd > acked ? tp->snd_cwnd - acked : 0;
 	tp->snd_cwnd += 1;
-	if (!head || head == tp->send_head)
+	if (!head || head == tcp_send_head(tp))
 		return;
 	struct tcp_skb_cb *tcb = TCP_SKB_CB(head);
 	if (!(tcb->sacked & TCPCB_LOST)) {
@@ -217,10 +217,10 @@ int tcp_oow_rate_limited(struct sock *sk, const struct sk_buff *skb)
 	const struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
 	if (skb && tcb->seq != tcb->end_seq && !(tcb->tcp_flags & TCPF_SYN))
 		return 0;
-	uint64_t now = tcp_now(sk), lim = (uint64_t)sk->stack->sysctl.tcp_invalid_ratelimit * NSEC_PER_MSEC;
-	if (tp->last_oow_ack_time && now - tp->last_oow_ack_time < lim)
+	uint64_t lim = (uint64_t)sk->stack->sysctl.tcp_invalid_ratelimit * NSEC_PER_MSEC;
+	if (tp->last_oow_ack_time && tcp_ms_since(sk->stack, tp->last_oow_ack_time) < lim)
 		return 1;
-	tp->last_oow_ack_time = now;
+	tp->last_oow_ack_time = tcp_stamp_ms(sk->stack);
 	return 0;
 }
 
@@ -229,8 +229,8 @@ void tcp_send_challenge_ack(struct sock *sk, int syn)
 {
 	struct np_stack *s = sk->stack;
 	struct tcp_sock *tp = tcp_sk(sk);
-	uint64_t now = tcp_now(sk), lim = (uint64_t)s->sysctl.tcp_invalid_ratelimit * NSEC_PER_MSEC;
-	if (tp->last_oow_ack_time && now - tp->last_oow_ack_time < lim) {
+	uint64_t lim = (uint64_t)s->sysctl.tcp_invalid_ratelimit * NSEC_PER_MSEC;
+	if (tp->last_oow_ack_time && tcp_ms_since(s, tp->last_oow_ack_time) < lim) {
 		NP_INC_STATS(s, TcpExtTCPACKSkippedChallenge);
 		return;
 	}
@@ -238,7 +238,7 @@ void tcp_send_challenge_ack(struct sock *sk, int syn)
 		NP_INC_STATS(s, TcpExtTCPACKSkippedChallenge);
 		return;
 	}
-	tp->last_oow_ack_time = now;
+	tp->last_oow_ack_time = tcp_stamp_ms(s);
 	NP_INC_STATS(s, TcpExtTCPChallengeACK);
 	if (syn)
 		NP_INC_STATS(s, TcpExtTCPSYNChallenge);
@@ -272,7 +272,7 @@ static void tcp_ack_snd_check(struct sock *sk)
 	if (!tp->ack_pending)
 		return;
 	if ((tp->rcv_nxt - tp->rcv_wup > tp->rcv_mss && __tcp_select_window(sk) >= tp->rcv_wnd) ||
-	    (tp->quick && !tp->pingpong) || (tp->ack_pending & ACK_NOW) || !skb_queue_empty(&tp->ofo_queue)) {
+	    (tp->quick && !tp->pingpong) || (tp->ack_pending & ACK_NOW) || !tcp_ofo_empty(tp)) {
 		tcp_send_ack(sk);
 		return;
 	}
@@ -300,10 +300,10 @@ static void tcp_check_space(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 	if (tp->snd_cwnd > TCP_INIT_CWND)
 		tcp_sndbuf_expand(sk);
-	if (tp->nospace && sk->sk_sndbuf - tp->wmem_queued >= tp->wmem_queued / 2) {
+	if (tp->nospace && sk->sk_sndbuf - tcp_wmem_queued(tp) >= tcp_wmem_queued(tp) / 2) {
 		tp->nospace = 0;
 		if (!(sk->sk_flags & SOCK_DEAD_))
-			sk->sk_write_space(sk);
+			sk_cb(sk)->sk_write_space(sk);
 	}
 }
 
@@ -329,7 +329,7 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, int *retrans_acked)
 	struct sk_buff *skb;
 
 	*retrans_acked = 0;
-	while ((skb = tcp_write_queue_head(tp)) != NULL && skb != tp->send_head) {
+	while ((skb = tcp_write_queue_head(tp)) != NULL && skb != tcp_send_head(tp)) {
 		struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
 		if (after(tcb->end_seq, tp->snd_una)) {
 			/* Partly acknowledged: keep the rest (nothing of it can be freed yet). */
@@ -350,16 +350,17 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, int *retrans_acked)
 			tp->retrans_out--;
 		tp->packets_out--;
 		acked++;
-		skb_unlink(skb, &tp->write_queue);
+		skb_unlink(skb, tp->write_queue);
 		tcp_wmem_free_skb(sk, skb);
 	}
+	tcp_write_queue_release_if_empty(tp);
 	if (first_ackt && !*retrans_acked && now >= first_ackt)
 		tcp_ack_update_rtt(sk, (uint32_t)((now - first_ackt) / NSEC_PER_USEC));
 	if (tp->ca_ops->pkts_acked && acked)
 		tp->ca_ops->pkts_acked(tp, acked, tp->srtt_us);
 	/* Nothing retransmitted is outstanding any more: the give-up clock restarts. */
 	skb = tcp_write_queue_head(tp);
-	if (!skb || skb == tp->send_head || !(TCP_SKB_CB(skb)->sacked & TCPCB_EVER_RETRANS))
+	if (!skb || skb == tcp_send_head(tp) || !(TCP_SKB_CB(skb)->sacked & TCPCB_EVER_RETRANS))
 		tp->retrans_stamp = 0;
 	return acked;
 }
@@ -403,7 +404,7 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcp_
 		return -NP_DROP_TCP_ACK_UNSENT_DATA;
 	}
 
-	tp->rcv_tstamp = tcp_now(sk);
+	tp->rcv_tstamp = tcp_stamp_ms(sk->stack);
 	tp->probes_out = 0;
 	if (tcp_may_update_window(tp, ack, tcb->seq, nwin)) {
 		if (tp->snd_wnd != nwin) {
@@ -414,7 +415,6 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcp_
 		}
 		tp->snd_wl1 = tcb->seq;
 	}
-	tp->snd_wl2 = ack;
 
 	uint32_t acked = 0;
 	int retrans_acked = 0;
@@ -436,11 +436,11 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcp_
 		tcp_xmit_retransmit_queue(sk);
 
 	/* Linux's tcp_ack_probe: the window opened under a zero-window probe: stop probing. */
-	if (tp->pending == ICSK_TIME_PROBE0 && tp->send_head &&
-	    !after(TCP_SKB_CB(tp->send_head)->end_seq, tcp_wnd_end(tp))) {
+	if (tp->pending == ICSK_TIME_PROBE0 && tcp_send_head(tp) &&
+	    !after(TCP_SKB_CB(tcp_send_head(tp))->end_seq, tcp_wnd_end(tp))) {
 		tp->backoff = 0;
 		tp->probes_tstamp = 0;
-		del_timer(sk->stack, &tp->retransmit_timer);
+		tcp_timer_del(sk, TCP_TIMER_WRITE);
 		tp->pending = 0;
 	}
 	return 1;
@@ -471,12 +471,12 @@ static void tcp_enter_quickack_mode(struct tcp_sock *tp)
  * fill the window we offered is at least one RTT; the smallest sample is
  * the receiver's RTT, which paces receive-buffer autotuning.
  */
-static void tcp_rcv_rtt_measure(struct tcp_sock *tp, uint64_t now)
+static void tcp_rcv_rtt_measure(struct tcp_sock *tp, uint32_t now_us)
 {
 	if (tp->rcv_rtt_time) {
 		if (before(tp->rcv_nxt, tp->rcv_rtt_seq))
 			return;
-		uint64_t us = (now - tp->rcv_rtt_time) / NSEC_PER_USEC;
+		uint64_t us = (uint32_t)(now_us - tp->rcv_rtt_time);
 		if (us == 0)
 			us = 1;
 		if (us > UINT32_MAX)
@@ -485,7 +485,7 @@ static void tcp_rcv_rtt_measure(struct tcp_sock *tp, uint64_t now)
 			tp->rcv_rtt_us = (uint32_t)us;
 	}
 	tp->rcv_rtt_seq = tp->rcv_nxt + tp->rcv_wnd;
-	tp->rcv_rtt_time = now;
+	tp->rcv_rtt_time = now_us;
 }
 
 /*
@@ -499,7 +499,7 @@ static void tcp_rcv_rtt_measure(struct tcp_sock *tp, uint64_t now)
 void tcp_rcv_space_adjust(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	uint64_t now = tcp_now(sk);
+	uint32_t now_us = tcp_stamp_us(sk->stack);
 	if (!tp->rcvq_time) {
 		uint32_t init = (uint32_t)TCP_INIT_CWND * tp->advmss;
 		tp->rcvq_space = tp->rcv_wnd < init ? tp->rcv_wnd : init;
@@ -507,7 +507,7 @@ void tcp_rcv_space_adjust(struct sock *sk)
 			tp->rcvq_space = tp->advmss ? tp->advmss : TCP_MSS_DEFAULT;
 		goto new_measure;
 	}
-	if (!tp->rcv_rtt_us || now - tp->rcvq_time < (uint64_t)tp->rcv_rtt_us * NSEC_PER_USEC)
+	if (!tp->rcv_rtt_us || (uint32_t)(now_us - tp->rcvq_time) < tp->rcv_rtt_us)
 		return;
 	uint32_t copied = tp->copied_seq - tp->rcvq_seq;
 	if (copied <= tp->rcvq_space)
@@ -526,21 +526,22 @@ void tcp_rcv_space_adjust(struct sock *sk)
 	tp->rcvq_space = copied;
 new_measure:
 	tp->rcvq_seq = tp->copied_seq;
-	tp->rcvq_time = now;
+	tp->rcvq_time = now_us;
 }
 
 /* Linux's tcp_event_data_recv: the delayed-ACK engine learns the peer's segment size and pace. */
 static void tcp_event_data_recv(struct sock *sk, uint32_t len)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	uint64_t now = tcp_now(sk);
-	tcp_rcv_rtt_measure(tp, now);
+	uint64_t now_ns = tcp_now(sk);   /* one clock read for both stamps */
+	uint32_t now = tcp_ns_to_stamp_ms(now_ns);
+	tcp_rcv_rtt_measure(tp, tcp_ns_to_stamp_us(now_ns));
 	if (len > tp->rcv_mss)
 		tp->rcv_mss = (uint16_t)(len < tp->advmss ? len : tp->advmss);
 	if (!tp->ato_set) {
 		tp->ato_set = 1;
 		tcp_incr_quickack(tp);
-	} else if (now - tp->lrcvtime > (uint64_t)tp->rto_us * NSEC_PER_USEC) {
+	} else if ((uint64_t)(uint32_t)(now - tp->lrcvtime) * NSEC_PER_MSEC > (uint64_t)tp->rto_us * NSEC_PER_USEC) {
 		/* A long gap: the sender restarts slow, so ACK quickly again. */
 		tcp_incr_quickack(tp);
 	}
@@ -558,12 +559,12 @@ static void tcp_event_data_recv(struct sock *sk, uint32_t len)
 static void tcp_collapse_receive_queue(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	struct sk_buff_head *q = &sk->sk_receive_queue;
+	struct sk_buff_head *q = sk->sk_receive_queue;
 	struct sk_buff_head nq;
 	uint32_t total = 0;
 	int old_cost = 0;
 
-	if (q->qlen < 2)
+	if (!q || q->qlen < 2)
 		return;
 	for (struct sk_buff *p = skb_peek(q); p; p = p->next == (struct sk_buff *)q ? NULL : p->next) {
 		uint32_t start = seq_max(TCP_SKB_CB(p)->seq, tp->copied_seq);
@@ -638,15 +639,16 @@ static int tcp_try_rmem_schedule(struct sock *sk, int size)
 static void tcp_queue_rcv(struct sock *sk, struct sk_buff *skb, int charged)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	struct sk_buff *tail = sk->sk_receive_queue.prev;
+	struct sk_buff_head *q = sk->sk_receive_queue;   /* the callers made sure of it */
+	struct sk_buff *tail = q->prev;
 	struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
 	trace_stage(skb, "tcp_queue_rcv");
-	if (tail != (struct sk_buff *)&sk->sk_receive_queue && skb->len &&
+	if (tail != (struct sk_buff *)q && skb->len &&
 	    skb_shinfo(tail)->dataref == 1 && skb_tailroom(tail) >= skb->len &&
 	    TCP_SKB_CB(tail)->end_seq == tcb->seq && skb->len <= 512) {
 		memcpy(skb_put(tail, skb->len), skb->data, skb->len);
 		TCP_SKB_CB(tail)->end_seq += skb->len;
-		sk->sk_receive_queue.bytes += skb->len;
+		q->bytes += skb->len;
 		if (charged)
 			sk->sk_rmem_alloc -= tcp_skb_truesize(skb);
 		consume_skb(skb);
@@ -657,7 +659,7 @@ static void tcp_queue_rcv(struct sock *sk, struct sk_buff *skb, int charged)
 		sk->sk_rmem_alloc += tcp_skb_truesize(skb);
 	tcb->end_seq = tcb->seq + skb->len;   /* the queue holds data only; FIN is a state */
 	skb->sk = NULL;
-	skb_queue_tail(&sk->sk_receive_queue, skb);
+	skb_queue_tail(q, skb);
 }
 
 /* RFC 9293 3.10.7.4 step 8 (Linux's tcp_fin): the peer's FIN is in sequence. */
@@ -692,9 +694,11 @@ static void tcp_fin(struct sock *sk)
 		break;
 	}
 	/* Nothing can follow a FIN. */
-	skb_queue_purge_reason(&tp->ofo_queue, NP_DROP_TCP_FIN);
+	if (tp->ofo_queue)
+		skb_queue_purge_reason(tp->ofo_queue, NP_DROP_TCP_FIN);
+	tcp_ofo_release_if_empty(tp);
 	if (!(sk->sk_flags & SOCK_DEAD_)) {
-		sk->sk_state_change(sk);
+		sk_cb(sk)->sk_state_change(sk);
 	}
 }
 
@@ -704,11 +708,13 @@ static void tcp_prune_ofo_queue(struct sock *sk, int need)
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb;
 	int pruned = 0;
-	while (sk->sk_rmem_alloc + need > sk->sk_rcvbuf && (skb = skb_dequeue_tail(&tp->ofo_queue)) != NULL) {
+	while (sk->sk_rmem_alloc + need > sk->sk_rcvbuf && tp->ofo_queue &&
+	       (skb = skb_dequeue_tail(tp->ofo_queue)) != NULL) {
 		sk->sk_rmem_alloc -= tcp_skb_truesize(skb);
 		kfree_skb_reason(skb, NP_DROP_TCP_OFO_QUEUE_PRUNE);
 		pruned = 1;
 	}
+	tcp_ofo_release_if_empty(tp);
 	if (pruned)
 		NP_INC_STATS(sk->stack, TcpExtOfoPruned);
 }
@@ -736,10 +742,19 @@ static void tcp_data_queue_ofo(struct sock *sk, struct sk_buff *skb)
 		kfree_skb_reason(skb, NP_DROP_TCP_OFO_DROP);
 		return;
 	}
-	if (tp->ofo_queue.qlen >= TCP_OFO_MAX_SEGS) {
-		struct sk_buff *last = skb_peek(&tp->ofo_queue) ? tp->ofo_queue.prev : NULL;
+	if (!tp->ofo_queue) {
+		if (!(tp->ofo_queue = malloc(sizeof(*tp->ofo_queue)))) {
+			NP_INC_STATS(s, TcpExtTCPOFODrop);
+			kfree_skb_reason(skb, NP_DROP_TCP_OFO_DROP);
+			return;
+		}
+		skb_queue_head_init(tp->ofo_queue);
+	}
+	struct sk_buff_head *q = tp->ofo_queue;   /* not empty after this call: skb goes in */
+	if (q->qlen >= TCP_OFO_MAX_SEGS) {
+		struct sk_buff *last = skb_peek(q) ? q->prev : NULL;
 		if (last && after(TCP_SKB_CB(last)->seq, seq)) {
-			skb_unlink(last, &tp->ofo_queue);
+			skb_unlink(last, q);
 			sk->sk_rmem_alloc -= tcp_skb_truesize(last);
 			kfree_skb_reason(last, NP_DROP_TCP_OFO_QUEUE_PRUNE);
 			NP_INC_STATS(s, TcpExtOfoPruned);
@@ -750,10 +765,10 @@ static void tcp_data_queue_ofo(struct sock *sk, struct sk_buff *skb)
 		}
 	}
 	/* Walk back from the tail: in-order arrivals behind one hole append in O(1). */
-	struct sk_buff *p = tp->ofo_queue.prev;
-	while (p != (struct sk_buff *)&tp->ofo_queue && after(TCP_SKB_CB(p)->seq, seq))
+	struct sk_buff *p = q->prev;
+	while (p != (struct sk_buff *)q && after(TCP_SKB_CB(p)->seq, seq))
 		p = p->prev;
-	if (p != (struct sk_buff *)&tp->ofo_queue) {
+	if (p != (struct sk_buff *)q) {
 		struct tcp_skb_cb *pcb = TCP_SKB_CB(p);
 		if (!after(end_seq, pcb->end_seq)) {
 			/* All of it is here already. */
@@ -764,7 +779,7 @@ static void tcp_data_queue_ofo(struct sock *sk, struct sk_buff *skb)
 		if (pcb->seq == seq) {
 			/* Same start, longer: the new one replaces it. */
 			struct sk_buff *prev = p->prev;
-			skb_unlink(p, &tp->ofo_queue);
+			skb_unlink(p, q);
 			sk->sk_rmem_alloc -= tcp_skb_truesize(p);
 			NP_INC_STATS(s, TcpExtTCPOFOMerge);
 			kfree_skb_reason(p, NP_DROP_TCP_OFOMERGE);
@@ -773,9 +788,9 @@ static void tcp_data_queue_ofo(struct sock *sk, struct sk_buff *skb)
 	}
 	/* Later segments the new one covers entirely go. */
 	struct sk_buff *next = p->next;
-	while (next != (struct sk_buff *)&tp->ofo_queue && !after(TCP_SKB_CB(next)->end_seq, end_seq)) {
+	while (next != (struct sk_buff *)q && !after(TCP_SKB_CB(next)->end_seq, end_seq)) {
 		struct sk_buff *n2 = next->next;
-		skb_unlink(next, &tp->ofo_queue);
+		skb_unlink(next, q);
 		sk->sk_rmem_alloc -= tcp_skb_truesize(next);
 		NP_INC_STATS(s, TcpExtTCPOFOMerge);
 		kfree_skb_reason(next, NP_DROP_TCP_OFOMERGE);
@@ -786,8 +801,8 @@ static void tcp_data_queue_ofo(struct sock *sk, struct sk_buff *skb)
 	skb->next = p->next;
 	p->next->prev = skb;
 	p->next = skb;
-	tp->ofo_queue.qlen++;
-	tp->ofo_queue.bytes += skb->len;
+	q->qlen++;
+	q->bytes += skb->len;
 	sk->sk_rmem_alloc += tcp_skb_truesize(skb);
 }
 
@@ -796,9 +811,12 @@ static void tcp_ofo_queue(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb;
-	while ((skb = skb_peek(&tp->ofo_queue)) != NULL && !after(TCP_SKB_CB(skb)->seq, tp->rcv_nxt)) {
+	if (sk_receive_queue_get(sk) < 0)
+		return;   /* no memory: the data waits on ofo_queue */
+	while (tp->ofo_queue && (skb = skb_peek(tp->ofo_queue)) != NULL && !after(TCP_SKB_CB(skb)->seq, tp->rcv_nxt)) {
 		struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
-		skb_unlink(skb, &tp->ofo_queue);
+		skb_unlink(skb, tp->ofo_queue);
+		tcp_ofo_release_if_empty(tp);
 		trace_stage(skb, "tcp_ofo_queue");
 		if (!after(tcb->end_seq, tp->rcv_nxt)) {
 			sk->sk_rmem_alloc -= tcp_skb_truesize(skb);
@@ -863,6 +881,11 @@ queue_and_out:
 			reason = NP_DROP_PROTO_MEM;
 			goto out_of_window;
 		}
+		if (len && sk_receive_queue_get(sk) < 0) {   /* the queue the in-order data goes to */
+			NP_INC_STATS(s, TcpExtTCPRcvQDrop);
+			reason = NP_DROP_NOMEM;
+			goto out_of_window;
+		}
 		int fin = !!(tcb->tcp_flags & TCPF_FIN);
 		tp->rcv_nxt = tcb->end_seq;
 		if (len) {
@@ -874,14 +897,14 @@ queue_and_out:
 		}
 		if (fin)
 			tcp_fin(sk);
-		if (!skb_queue_empty(&tp->ofo_queue)) {
+		if (!tcp_ofo_empty(tp)) {
 			tcp_ofo_queue(sk);
 			/* RFC 5681 4.2: ACK at once when a segment fills a hole. */
-			if (skb_queue_empty(&tp->ofo_queue))
+			if (tcp_ofo_empty(tp))
 				tp->ack_pending |= ACK_NOW;
 		}
 		if (!(sk->sk_flags & SOCK_DEAD_) && len)
-			sk->sk_data_ready(sk);
+			sk_cb(sk)->sk_data_ready(sk);
 		return;
 	}
 
@@ -998,7 +1021,8 @@ static int tcp_validate_incoming(struct sock *sk, struct sk_buff *skb, const str
 	/* Step 4: SYN in a synchronized state. RFC 5961 4.2: challenge ACK, whatever the sequence number. */
 	if (fl & TCPF_SYN) {
 syn_challenge:
-		if (sk->sk_state == TCP_SYN_RECV && tp->parent && tcb->seq == tp->irs && !(fl & TCPF_ACK)) {
+		/* (In SYN-RECEIVED nothing past the SYN is taken yet: rcv_nxt - 1 is the peer's ISN.) */
+		if (sk->sk_state == TCP_SYN_RECV && tp->parent && tcb->seq == tp->rcv_nxt - 1 && !(fl & TCPF_ACK)) {
 			/* The peer did not hear our SYN-ACK: send it again (Linux's tcp_check_req). */
 			tcp_send_synack(sk);
 			kfree_skb_reason(skb, NP_DROP_TCP_INVALID_SYN);
@@ -1030,8 +1054,7 @@ static void tcp_init_transfer(struct sock *sk)
 	tp->backoff = 0;
 	tp->retransmits = 0;
 	tp->retrans_stamp = 0;
-	tp->rcv_tstamp = tcp_now(sk);
-	tp->lsndtime = tcp_now(sk);
+	tp->rcv_tstamp = tcp_stamp_ms(sk->stack);
 	tcp_set_ca_state(sk, TCP_CA_Open);
 	tcp_init_congestion_control(sk);
 	tcp_sndbuf_expand(sk);
@@ -1093,14 +1116,12 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb, c
 			return 0;
 		}
 		/* SYN-ACK. */
-		tp->irs = tcb->seq;
 		tp->rcv_nxt = tcb->seq + 1;
 		tp->rcv_wup = tp->rcv_nxt;
 		tp->copied_seq = tp->rcv_nxt;
 		tp->snd_wnd = th->window;   /* RFC 7323 2.2: a SYN's window is never scaled */
 		tp->max_window = th->window;
 		tp->snd_wl1 = tcb->seq;
-		tp->snd_wl2 = tcb->ack_seq;
 		tcp_take_peer_mss(sk, th);
 		tcp_take_peer_wscale(sk, th);
 		tp->snd_una = tcb->ack_seq;
@@ -1110,7 +1131,7 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb, c
 		tcp_set_state(sk, TCP_ESTABLISHED);
 		tcp_init_transfer(sk);
 		if (!(sk->sk_flags & SOCK_DEAD_))
-			sk->sk_state_change(sk);
+			sk_cb(sk)->sk_state_change(sk);
 		/* Data on a SYN-ACK is not taken (Linux without Fast Open): the peer sends it again. */
 		tcp_send_ack(sk);
 		tcp_push_pending_frames(sk);
@@ -1123,7 +1144,6 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb, c
 	}
 	if (fl & TCPF_SYN) {
 		/* Simultaneous open (RFC 9293 3.5 figure 8): SYN-RECEIVED, answer SYN,ACK. */
-		tp->irs = tcb->seq;
 		tp->rcv_nxt = tcb->seq + 1;
 		tp->rcv_wup = tp->rcv_nxt;
 		tp->copied_seq = tp->rcv_nxt;
@@ -1149,8 +1169,8 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb, c
  */
 static int tcp_reqsk_queue_is_full(const struct sock *sk)
 {
-	const struct tcp_sock *lp = tcp_sk(sk);
-	return lp->syn_qlen >= sk->sk_max_ack_backlog || lp->syn_qlen >= (uint32_t)sk->stack->sysctl.tcp_max_syn_backlog;
+	const struct tcp_listen_sock *lp = tcp_sk(sk)->lq;   /* sk listens */
+	return lp->syn_qlen >= lp->max_ack_backlog || lp->syn_qlen >= (uint32_t)sk->stack->sysctl.tcp_max_syn_backlog;
 }
 
 /* Linux's tcp_syn_flood_action: the SYN queue is full (or cookies are forced); 1 to answer with a cookie. */
@@ -1184,8 +1204,8 @@ struct sock *tcp_openreq_child(struct sock *sk, const struct sk_buff *skb, const
 	child->sk_userlocks = sk->sk_userlocks & (SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK);
 	child->sk_rcvbuf = sk->sk_rcvbuf;
 	child->sk_sndbuf = sk->sk_sndbuf;
-	child->sk_rcvtimeo_ns = sk->sk_rcvtimeo_ns;
-	child->sk_sndtimeo_ns = sk->sk_sndtimeo_ns;
+	child->sk_rcvtimeo_ms = sk->sk_rcvtimeo_ms;
+	child->sk_sndtimeo_ms = sk->sk_sndtimeo_ms;
 	child->uc_ttl = sk->uc_ttl;
 	child->tos = sk->tos;
 	child->pmtudisc = sk->pmtudisc;
@@ -1217,7 +1237,6 @@ struct sock *tcp_openreq_child(struct sock *sk, const struct sk_buff *skb, const
 	tcp_init_wscale(child, (tcb->tcp_flags & TCPF_SYN) && s->sysctl.tcp_window_scaling);
 	tcp_take_peer_wscale(child, th);
 
-	tp->irs = tcb->seq;
 	tp->rcv_nxt = tcb->seq + 1;
 	tp->rcv_wup = tp->rcv_nxt;
 	tp->copied_seq = tp->rcv_nxt;
@@ -1229,8 +1248,9 @@ struct sock *tcp_openreq_child(struct sock *sk, const struct sk_buff *skb, const
 
 void tcp_synq_add(struct sock *sk, struct sock *child)
 {
-	struct tcp_sock *lp = tcp_sk(sk), *tp = tcp_sk(child);
-	tp->parent = lp;
+	struct tcp_sock *tp = tcp_sk(child);
+	struct tcp_listen_sock *lp = tcp_sk(sk)->lq;   /* sk listens */
+	tp->parent = tcp_sk(sk);
 	tcp_set_state(child, TCP_SYN_RECV);
 	tp->child_next = lp->syn_head;
 	if (lp->syn_head)
@@ -1272,14 +1292,14 @@ int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr
 		return -NP_DROP_TCP_REQQFULLDROP;
 	}
 	/* Linux's sk_acceptq_is_full: backlog + 1 established children wait at most. */
-	if (sk->sk_ack_backlog > sk->sk_max_ack_backlog) {
+	if (lp->lq->ack_backlog > lp->lq->max_ack_backlog) {
 		NP_INC_STATS(s, TcpExtListenOverflows);
 		NP_INC_STATS(s, TcpExtListenDrops);
 		return -NP_DROP_TCP_LISTEN_OVERFLOW;
 	}
 	/* Without cookies Linux keeps the last quarter of tcp_max_syn_backlog free (its "kill this clause"). */
 	long max_syn = s->sysctl.tcp_max_syn_backlog;
-	if (!want_cookie && !isn_set && !syncookies && max_syn - (long)lp->syn_qlen < (max_syn >> 2)) {
+	if (!want_cookie && !isn_set && !syncookies && max_syn - (long)lp->lq->syn_qlen < (max_syn >> 2)) {
 		NP_INC_STATS(s, TcpExtListenDrops);
 		return -NP_DROP_TCP_REQQFULLDROP;
 	}
@@ -1393,7 +1413,6 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb, const struct tcp
 		if (tp->snd_wnd > tp->max_window)
 			tp->max_window = tp->snd_wnd;
 		tp->snd_wl1 = tcb->seq;
-		tp->snd_wl2 = tcb->ack_seq;
 		int passive = tp->parent != NULL;
 		tcp_set_state(sk, TCP_ESTABLISHED);
 		if (passive)
@@ -1404,7 +1423,7 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb, const struct tcp
 		tcp_rearm_rto(sk);
 		tcp_init_transfer(sk);
 		if (!(sk->sk_flags & SOCK_DEAD_))
-			sk->sk_state_change(sk);
+			sk_cb(sk)->sk_state_change(sk);
 	} else {
 		int r = tcp_ack(sk, skb, th);
 		if (r < 0) {
@@ -1420,7 +1439,7 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb, const struct tcp
 			tcp_set_state(sk, TCP_FIN_WAIT2);
 			sk->sk_shutdown |= SEND_SHUTDOWN;
 			if (!(sk->sk_flags & SOCK_DEAD_)) {
-				sk->sk_state_change(sk);
+				sk_cb(sk)->sk_state_change(sk);
 			} else {
 				/* An orphan waits tcp_fin_timeout for the peer's FIN (Linux's FIN_WAIT2 timer). */
 				long tmo = tp->linger2_s > 0 ? tp->linger2_s : sk->stack->sysctl.tcp_fin_timeout;

@@ -37,23 +37,31 @@
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
 
-/* The established hash starts at 2^13 buckets and doubles (to 2^22) when chains grow: lookups stay O(1). */
+/*
+ * The established hash starts at 2^13 buckets and doubles (to 2^22) when it
+ * holds more entries than buckets, so lookups stay O(1) (siphash spreads
+ * them; chains average under 1.5) at 8 to 16 bytes of buckets per entry.
+ * (Doubling whenever an insert met a chain of 4 kept 4 to 8 buckets per
+ * entry: 32 bytes per connection end at a million.)
+ */
 #define TCP_EHASH_LOG 13
 #define TCP_EHASH_SIZE (1u << TCP_EHASH_LOG)
 #define TCP_EHASH_MAX (1u << 22)
-#define TCP_EHASH_CHAIN_GROW 4   /* an insert that finds this many in its bucket doubles the table */
 #define TCP_BHASH_SIZE 4096u
 #define TCP_LHASH_SIZE 256u
 #define TCP_PERTURB_SIZE 256u
+#define TCP_DST_SLOTS 64u         /* output routes cached per stack (tcp_dst_slot) */
 /* Domain tags so the stack's one key serves independent hash functions (UDP uses 1..5). */
 enum { TCP_H_EHASH = 0x11, TCP_H_ISN, TCP_H_PORT_OFFSET, TCP_H_PORT_RANDOM }; /* syncookies.c: 0x15, 0x16 */
 
 struct tcp_hashinfo {
 	struct tcp_ehash_node **ehash;        /* ehash_mask + 1 buckets */
 	uint32_t ehash_mask;
+	uint32_t ehash_count;                 /* entries (sockets and TIME_WAIT minisocks) */
 	struct tcp_bind_node *bhash[TCP_BHASH_SIZE];
 	struct tcp_sock *lhash[TCP_LHASH_SIZE];
 	uint32_t perturb[TCP_PERTURB_SIZE];   /* RFC 6056 Algorithm 4 counters */
+	struct dst_cache dst[TCP_DST_SLOTS];  /* output routes shared by the sockets (tcp_dst_slot) */
 	uint32_t tw_count;
 	uint64_t challenge_stamp;             /* second of the current challenge-ACK budget */
 	uint32_t challenge_count;
@@ -97,6 +105,16 @@ void tcp_set_next_isn(struct np_stack *s, uint32_t isn)
 	s->tcp_hash->next_isn_set = 1;
 }
 
+struct dst_cache *tcp_dst_slot(struct np_stack *s, uint32_t daddr, uint32_t saddr, const struct net_device *oif)
+{
+	_Static_assert(TCP_DST_SLOTS == 1u << (32 - 26), "tcp_dst_slot takes the top 6 bits");
+	if (!s->tcp_hash)
+		return NULL;   /* the stack is going away */
+	/* Not keyed: a collision (even a chosen one) only costs a route lookup. */
+	uint32_t k = daddr ^ (saddr << 7 | saddr >> 25) ^ (uint32_t)(oif ? oif->ifindex : 0) * 0x9e3779b1u;
+	return &s->tcp_hash->dst[(k * 0x9e3779b1u) >> 26];   /* the top 6 bits: TCP_DST_SLOTS */
+}
+
 uint32_t tcp_tw_count(const struct np_stack *s) { return s->tcp_hash ? s->tcp_hash->tw_count : 0; }
 
 /* RFC 5961 10: a stack-wide budget of challenge ACKs per second (Linux's tcp_challenge_ack_limit). */
@@ -116,13 +134,45 @@ int tcp_challenge_ack_allowed(struct np_stack *s)
 
 /* ---- chains ---------------------------------------------------------------- */
 
+/* TCP_NODE_SOCK or TCP_NODE_TW: the kind of the bind node after the entry (one byte for both). */
+static inline uint8_t en_kind(const struct tcp_ehash_node *n)
+{
+	_Static_assert(offsetof(struct tcp_sock, bn) == offsetof(struct tcp_sock, en) + sizeof(struct tcp_ehash_node) &&
+			       offsetof(struct tcp_tw_sock, bn) ==
+				       offsetof(struct tcp_tw_sock, en) + sizeof(struct tcp_ehash_node),
+		       "en_kind: the bind node must follow the ehash node");
+	return ((const struct tcp_bind_node *)(const void *)(n + 1))->kind;
+}
+
+static inline struct tcp_sock *en_sock(struct tcp_ehash_node *n) { return container_of(n, struct tcp_sock, en); }
+static inline struct tcp_tw_sock *en_tw(struct tcp_ehash_node *n) { return container_of(n, struct tcp_tw_sock, en); }
+
+/* The bucket of an ehash entry, from its owner's 4-tuple. */
+static uint32_t en_bucket(const struct np_stack *s, struct tcp_ehash_node *n)
+{
+	if (en_kind(n) == TCP_NODE_TW) {
+		const struct tcp_tw_sock *tw = en_tw(n);
+		return ehash_bucket(s, tw->laddr, tw->lport, tw->faddr, tw->fport);
+	}
+	const struct sock *sk = &en_sock(n)->sk;
+	return ehash_bucket(s, sk->inet_rcv_saddr, sk->inet_num, sk->inet_daddr, sk->inet_dport);
+}
+
+static int en_match(struct tcp_ehash_node *n, uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport)
+{
+	if (en_kind(n) == TCP_NODE_TW) {
+		const struct tcp_tw_sock *tw = en_tw(n);
+		return tw->laddr == laddr && tw->lport == lport && tw->faddr == faddr && tw->fport == fport;
+	}
+	const struct sock *sk = &en_sock(n)->sk;
+	return sk->inet_rcv_saddr == laddr && sk->inet_num == lport && sk->inet_daddr == faddr &&
+	       sk->inet_dport == fport;
+}
+
 static void ehash_link(struct tcp_ehash_node **head, struct tcp_ehash_node *n)
 {
 	n->next = *head;
-	if (*head)
-		(*head)->pprev = &n->next;
 	*head = n;
-	n->pprev = head;
 }
 
 /* Twice the buckets, every node moved over (its key is in the node). Without memory it stays as it is. */
@@ -139,7 +189,7 @@ static void ehash_grow(struct np_stack *s)
 		while (from[i]) {
 			struct tcp_ehash_node *n = from[i];
 			from[i] = n->next;
-			ehash_link(&t[ehash_bucket(s, n->laddr, n->lport, n->faddr, n->fport)], n);
+			ehash_link(&t[en_bucket(s, n)], n);
 		}
 	}
 	free(from);
@@ -147,30 +197,27 @@ static void ehash_grow(struct np_stack *s)
 
 static void ehash_add(struct np_stack *s, struct tcp_ehash_node *n)
 {
-	struct tcp_ehash_node **head = &s->tcp_hash->ehash[ehash_bucket(s, n->laddr, n->lport, n->faddr, n->fport)];
-	int len = 0;
-	for (struct tcp_ehash_node *m = *head; m && len < TCP_EHASH_CHAIN_GROW; m = m->next)
-		len++;
-	if (len >= TCP_EHASH_CHAIN_GROW && s->tcp_hash->ehash_mask + 1 < TCP_EHASH_MAX) {
+	struct tcp_hashinfo *h = s->tcp_hash;
+	if (h->ehash_count >= h->ehash_mask + 1 && h->ehash_mask + 1 < TCP_EHASH_MAX)
 		ehash_grow(s);
-		head = &s->tcp_hash->ehash[ehash_bucket(s, n->laddr, n->lport, n->faddr, n->fport)];
-	}
-	n->next = *head;
-	if (*head)
-		(*head)->pprev = &n->next;
-	*head = n;
-	n->pprev = head;
+	h->ehash_count++;
+	ehash_link(&h->ehash[en_bucket(s, n)], n);
 }
 
-static void ehash_del(struct tcp_ehash_node *n)
+/* Unlinks n if it is hashed (its owner's 4-tuple finds the bucket: it does not change while hashed). */
+static void ehash_del(struct np_stack *s, struct tcp_ehash_node *n)
 {
-	if (!n->pprev)
+	struct tcp_hashinfo *h = s->tcp_hash;
+	if (!h)
 		return;
-	*n->pprev = n->next;
-	if (n->next)
-		n->next->pprev = n->pprev;
+	struct tcp_ehash_node **pp = &h->ehash[en_bucket(s, n)];
+	while (*pp && *pp != n)
+		pp = &(*pp)->next;
+	if (!*pp)
+		return;
+	*pp = n->next;
 	n->next = NULL;
-	n->pprev = NULL;
+	h->ehash_count--;
 }
 
 static struct tcp_ehash_node *ehash_lookup(struct np_stack *s, uint32_t laddr, uint16_t lport, uint32_t faddr,
@@ -178,7 +225,7 @@ static struct tcp_ehash_node *ehash_lookup(struct np_stack *s, uint32_t laddr, u
 {
 	for (struct tcp_ehash_node *n = s->tcp_hash->ehash[ehash_bucket(s, laddr, lport, faddr, fport)]; n;
 	     n = n->next)
-		if (n->laddr == laddr && n->lport == lport && n->faddr == faddr && n->fport == fport)
+		if (en_match(n, laddr, lport, faddr, fport))
 			return n;
 	return NULL;
 }
@@ -205,8 +252,6 @@ static void bhash_del(struct tcp_bind_node *n)
 }
 
 static inline struct tcp_sock *bn_sock(struct tcp_bind_node *n) { return container_of(n, struct tcp_sock, bn); }
-static inline struct tcp_sock *en_sock(struct tcp_ehash_node *n) { return container_of(n, struct tcp_sock, en); }
-static inline struct tcp_tw_sock *en_tw(struct tcp_ehash_node *n) { return container_of(n, struct tcp_tw_sock, en); }
 static inline struct tcp_tw_sock *bn_tw(struct tcp_bind_node *n) { return container_of(n, struct tcp_tw_sock, bn); }
 
 void tcp_v4_hash_established(struct sock *sk)
@@ -214,11 +259,7 @@ void tcp_v4_hash_established(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 	if (tp->ehashed || !sk->stack->tcp_hash)
 		return;
-	tp->en.kind = TCP_NODE_SOCK;
-	tp->en.laddr = sk->inet_rcv_saddr;
-	tp->en.lport = sk->inet_num;
-	tp->en.faddr = sk->inet_daddr;
-	tp->en.fport = sk->inet_dport;
+	tp->bn.kind = TCP_NODE_SOCK;   /* the entry's kind too (en_kind), before any port is taken */
 	ehash_add(sk->stack, &tp->en);
 	tp->ehashed = 1;
 }
@@ -230,11 +271,11 @@ void tcp_v4_listen_hash(struct sock *sk)
 	if (tp->lhashed || !h)
 		return;
 	struct tcp_sock **head = &h->lhash[lhash_bucket(sk->inet_num)];
-	tp->lnext = *head;
+	tp->lq->lnext = *head;
 	if (*head)
-		(*head)->lpprev = &tp->lnext;
+		(*head)->lq->lpprev = &tp->lq->lnext;
 	*head = tp;
-	tp->lpprev = head;
+	tp->lq->lpprev = head;
 	tp->lhashed = 1;
 }
 
@@ -243,15 +284,16 @@ void tcp_v4_unhash(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	if (tp->ehashed) {
-		ehash_del(&tp->en);
+		ehash_del(sk->stack, &tp->en);
 		tp->ehashed = 0;
 	}
 	if (tp->lhashed) {
-		*tp->lpprev = tp->lnext;
-		if (tp->lnext)
-			tp->lnext->lpprev = tp->lpprev;
-		tp->lnext = NULL;
-		tp->lpprev = NULL;
+		struct tcp_listen_sock *lq = tp->lq;
+		*lq->lpprev = lq->lnext;
+		if (lq->lnext)
+			lq->lnext->lq->lpprev = lq->lpprev;
+		lq->lnext = NULL;
+		lq->lpprev = NULL;
 		tp->lhashed = 0;
 	}
 }
@@ -273,10 +315,7 @@ static void tcp_bind_node_fill(struct sock *sk, uint16_t port, int by_bind)
 	tp->bn.kind = TCP_NODE_SOCK;
 	tp->bn.port = port;
 	tp->bn.addr = sk->inet_rcv_saddr;
-	tp->bn.reuse = !!(sk->sk_flags & SOCK_REUSEADDR_);
-	tp->bn.reuseport = !!(sk->sk_flags & SOCK_REUSEPORT_);
 	tp->bn.by_bind = (uint8_t)by_bind;
-	tp->bn.dev_if = sk->bound_dev_if;
 }
 
 void tcp_v4_inherit_port(struct sock *child, struct sock *listener)
@@ -302,19 +341,28 @@ static int tcp_bind_conflict(struct np_stack *s, const struct sock *sk, uint16_t
 	for (struct tcp_bind_node *n = s->tcp_hash->bhash[bhash_bucket(snum)]; n; n = n->next) {
 		if (n->port != snum)
 			continue;
-		int listening = 0;
+		int listening = 0, n_reuse, n_reuseport, n_dev_if;
 		if (n->kind == TCP_NODE_SOCK) {
-			if (&bn_sock(n)->sk == sk)
+			const struct sock *sk2 = &bn_sock(n)->sk;
+			if (sk2 == sk)
 				continue;
-			listening = bn_sock(n)->sk.sk_state == TCP_LISTEN;
+			listening = sk2->sk_state == TCP_LISTEN;
+			n_reuse = !!(sk2->sk_flags & SOCK_REUSEADDR_);
+			n_reuseport = !!(sk2->sk_flags & SOCK_REUSEPORT_);
+			n_dev_if = sk2->bound_dev_if;
+		} else {
+			const struct tcp_tw_sock *tw = bn_tw(n);
+			n_reuse = tw->reuse;
+			n_reuseport = tw->reuseport;
+			n_dev_if = tw->dev_if;
 		}
-		if (sk->bound_dev_if && n->dev_if && sk->bound_dev_if != n->dev_if)
+		if (sk->bound_dev_if && n_dev_if && sk->bound_dev_if != n_dev_if)
 			continue;
 		if (sk->inet_rcv_saddr && n->addr && sk->inet_rcv_saddr != n->addr)
 			continue;
-		if (reuse && n->reuse && !listening)
+		if (reuse && n_reuse && !listening)
 			continue;
-		if (reuseport && n->reuseport)
+		if (reuseport && n_reuseport)
 			continue;
 		return 1;
 	}
@@ -565,7 +613,7 @@ static void tcp_tw_free(struct tcp_tw_sock *tw)
 {
 	struct np_stack *s = tw->stack;
 	del_timer(s, &tw->timer);
-	ehash_del(&tw->en);
+	ehash_del(s, &tw->en);
 	bhash_del(&tw->bn);
 	if (s->tcp_hash)
 		s->tcp_hash->tw_count--;
@@ -601,11 +649,13 @@ void tcp_time_wait(struct sock *sk)
 		tw = calloc(1, sizeof(*tw));
 	if (tw) {
 		tw->stack = s;
-		tw->en.kind = TCP_NODE_TW;
-		tw->en.laddr = sk->inet_rcv_saddr;
-		tw->en.lport = sk->inet_num;
-		tw->en.faddr = sk->inet_daddr;
-		tw->en.fport = sk->inet_dport;
+		tw->laddr = sk->inet_rcv_saddr;
+		tw->lport = sk->inet_num;
+		tw->faddr = sk->inet_daddr;
+		tw->fport = sk->inet_dport;
+		tw->dev_if = sk->bound_dev_if;
+		tw->reuse = !!(sk->sk_flags & SOCK_REUSEADDR_);
+		tw->reuseport = !!(sk->sk_flags & SOCK_REUSEPORT_);
 		tw->bn = tp->bn;
 		tw->bn.kind = TCP_NODE_TW;
 		tw->bn.next = NULL;
@@ -690,7 +740,7 @@ struct sock *tcp_v4_lookup_listener(struct np_stack *s, uint32_t daddr, uint16_t
 {
 	struct sock *best = NULL;
 	int best_score = -1, dif = dev ? dev->ifindex : 0;
-	for (struct tcp_sock *tp = s->tcp_hash->lhash[lhash_bucket(dport)]; tp; tp = tp->lnext) {
+	for (struct tcp_sock *tp = s->tcp_hash->lhash[lhash_bucket(dport)]; tp; tp = tp->lq->lnext) {
 		struct sock *sk = &tp->sk;
 		if (sk->inet_num != dport)
 			continue;
@@ -720,7 +770,7 @@ struct sock *tcp_v4_lookup_established(struct np_stack *s, uint32_t laddr, uint1
 				       uint16_t fport)
 {
 	struct tcp_ehash_node *n = ehash_lookup(s, laddr, lport, faddr, fport);
-	return n && n->kind == TCP_NODE_SOCK ? &en_sock(n)->sk : NULL;
+	return n && en_kind(n) == TCP_NODE_SOCK ? &en_sock(n)->sk : NULL;
 }
 
 /* ---- receive ------------------------------------------------------------------ */
@@ -840,7 +890,7 @@ int tcp_v4_rcv(struct sk_buff *skb)
 	trace_stage(skb, "__inet_lookup_skb");
 	struct sock *sk = NULL;
 	struct tcp_ehash_node *n = ehash_lookup(s, tcb->header.daddr, th.dport, tcb->header.saddr, th.sport);
-	if (n && n->kind == TCP_NODE_TW) {
+	if (n && en_kind(n) == TCP_NODE_TW) {
 		struct tcp_tw_sock *tw = en_tw(n);
 		uint32_t isn = 0;
 		trace_stage(skb, "tcp_timewait_state_process");
@@ -944,7 +994,7 @@ static void tcp_v4_mtu_reduced(struct sock *sk, uint32_t mtu)
 	/* Linux's tcp_simple_retransmit: what is bigger than the new MSS is lost. */
 	unsigned mss = tcp_current_mss(sk);
 	int marked = 0;
-	for (struct sk_buff *skb = tcp_write_queue_head(tp); skb && skb != tp->send_head;
+	for (struct sk_buff *skb = tcp_write_queue_head(tp); skb && skb != tcp_send_head(tp);
 	     skb = tcp_write_queue_next(tp, skb)) {
 		struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
 		if (skb->len > mss) {
@@ -989,7 +1039,7 @@ void tcp_v4_err(struct sk_buff *skb, uint8_t type, uint8_t code, uint32_t info)
 		NP_INC_STATS(s, IcmpInErrors);
 		return;
 	}
-	if (n->kind == TCP_NODE_TW)
+	if (en_kind(n) == TCP_NODE_TW)
 		return;
 	struct sock *sk = &en_sock(n)->sk;
 	struct tcp_sock *tp = tcp_sk(sk);
@@ -1029,7 +1079,7 @@ void tcp_v4_err(struct sk_buff *skb, uint8_t type, uint8_t code, uint32_t info)
 		if (sk->sk_state == TCP_SYN_RECV && type == ICMP_TIME_EXCEEDED)
 			break;
 		sk->sk_err = err;
-		sk->sk_error_report(sk);
+		sk_cb(sk)->sk_error_report(sk);
 		tcp_done(sk);
 		break;
 	default:
@@ -1099,10 +1149,10 @@ void tcp_free(struct np_stack *s)
 	for (uint32_t i = 0; i <= h->ehash_mask; i++) {
 		while (h->ehash[i]) {
 			struct tcp_ehash_node *n = h->ehash[i];
-			if (n->kind == TCP_NODE_TW) {
+			if (en_kind(n) == TCP_NODE_TW) {
 				tcp_tw_free(en_tw(n));
 			} else {
-				ehash_del(n);
+				ehash_del(s, n);
 				en_sock(n)->ehashed = 0;
 			}
 		}

@@ -191,6 +191,14 @@ uint16_t tcp_select_window(struct sock *sk)
 
 /* ---- transmit ------------------------------------------------------------------ */
 
+/* The route for a flow through the stack's shared cache (tcp_dst_slot). 0 or -ENETUNREACH / -EHOSTUNREACH. */
+static int tcp_route_output(struct np_stack *s, uint32_t daddr, uint32_t saddr, struct net_device *oif,
+			    struct rtable *rt)
+{
+	struct dst_cache *c = tcp_dst_slot(s, daddr, saddr, oif);
+	return c ? ip_route_output_cached(s, c, daddr, saddr, oif, rt) : ip_route_output(s, daddr, saddr, oif, rt);
+}
+
 /* Consumes skb (data at the TCP header): Linux's ip_queue_xmit, the route and IP header per segment. */
 static int ip_queue_xmit(struct sock *sk, struct sk_buff *skb)
 {
@@ -209,7 +217,7 @@ static int ip_queue_xmit(struct sock *sk, struct sk_buff *skb)
 	};
 	/* The socket's cached route; on a failure ip_build_and_send_pkt routes again and reports it. */
 	skb->rt_valid = 0;
-	if (ip_route_output_cached(s, &tcp_sk(sk)->dst, p.daddr, p.saddr, oif, &skb->rt) == 0)
+	if (tcp_route_output(s, p.daddr, p.saddr, oif, &skb->rt) == 0)
 		skb->rt_valid = 1;
 	return ip_build_and_send_pkt(s, skb, &p);
 }
@@ -226,7 +234,7 @@ static uint32_t tcp_route_caps(struct sock *sk, uint32_t *gso_max)
 	struct net_device *oif = sk->bound_dev_if ? dev_get_by_index(s, sk->bound_dev_if) : NULL;
 	struct rtable rt;
 	*gso_max = 0;
-	if (ip_route_output_cached(s, &tcp_sk(sk)->dst, sk->inet_daddr, sk->inet_saddr, oif, &rt) < 0 ||
+	if (tcp_route_output(s, sk->inet_daddr, sk->inet_saddr, oif, &rt) < 0 ||
 	    rt.rt_type != RTN_UNICAST || !rt.dev)
 		return 0;
 	*gso_max = rt.dev->gso_max_size;
@@ -240,17 +248,15 @@ static void tcp_event_ack_sent(struct sock *sk)
 	if (tp->quick)
 		tp->quick--;
 	tp->ack_pending = 0;
-	del_timer(sk->stack, &tp->delack_timer);
+	tcp_timer_del(sk, TCP_TIMER_DELACK);
 }
 
 /* Data sent soon after data arrived: the exchange is interactive, ACKs may ride on replies. */
 static void tcp_event_data_sent(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	uint64_t now = tcp_now(sk);
-	if (tp->lrcvtime && now - tp->lrcvtime < TCP_DELACK_MIN_NS)
+	if (tp->lrcvtime && tcp_ms_since(sk->stack, tp->lrcvtime) < TCP_DELACK_MIN_NS)
 		tp->pingpong = 1;
-	tp->lsndtime = now;
 }
 
 int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, int clone_it, enum tcp_xmit_why why)
@@ -343,7 +349,7 @@ int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, int clone_it, enum tc
 void tcp_wmem_free_skb(struct sock *sk, struct sk_buff *skb)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	tp->wmem_queued -= tcp_skb_truesize(skb);
+	tcp_wmem_queued_add(tp, -tcp_skb_truesize(skb));
 	consume_skb(skb);
 }
 
@@ -351,9 +357,9 @@ void tcp_write_queue_purge(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb;
-	while ((skb = skb_dequeue(&tp->write_queue)) != NULL)
+	while (tp->write_queue && (skb = skb_dequeue(tp->write_queue)) != NULL)
 		tcp_wmem_free_skb(sk, skb);
-	tp->send_head = NULL;
+	tcp_write_queue_release_if_empty(tp);   /* and with it send_head */
 	tp->packets_out = tp->lost_out = tp->retrans_out = 0;
 }
 
@@ -363,8 +369,8 @@ static void tcp_insert_after(struct tcp_sock *tp, struct sk_buff *prev, struct s
 	n->next = prev->next;
 	prev->next->prev = n;
 	prev->next = n;
-	tp->write_queue.qlen++;
-	tp->write_queue.bytes += n->len;
+	tp->write_queue->qlen++;   /* prev is queued: the queue exists */
+	tp->write_queue->bytes += n->len;
 }
 
 /* Is skb already sent (before send_head)? */
@@ -395,8 +401,8 @@ int tcp_fragment(struct sock *sk, struct sk_buff *skb, uint32_t len, unsigned ms
 	tcb->tcp_flags &= (uint8_t)~(TCPF_FIN | TCPF_PSH);
 	tcb->end_seq = tcb->seq + len;
 	skb_trim(skb, len);
-	tp->write_queue.bytes -= nlen;
-	tp->wmem_queued += tcp_skb_truesize(buff);
+	tp->write_queue->bytes -= nlen;
+	tcp_wmem_queued_add(tp, tcp_skb_truesize(buff));
 	tcp_insert_after(tp, skb, buff);
 	if (tcp_skb_sent(tp, buff)) {
 		tp->packets_out++;
@@ -415,7 +421,7 @@ void tcp_trim_head(struct sock *sk, struct sk_buff *skb, uint32_t len)
 		len = skb->len;
 	skb_pull(skb, len);
 	TCP_SKB_CB(skb)->seq += len;
-	tp->write_queue.bytes -= len;
+	tp->write_queue->bytes -= len;
 }
 
 /* A new segment went out (Linux's tcp_event_new_data_sent). */
@@ -425,7 +431,7 @@ static void tcp_event_new_data_sent(struct sock *sk, struct sk_buff *skb, unsign
 	struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
 	uint32_t prior_packets = tp->packets_out;
 
-	tp->send_head = tcp_write_queue_next(tp, skb);
+	tcp_set_send_head(tp, tcp_write_queue_next(tp, skb));
 	tp->snd_nxt = tcb->end_seq;
 	tp->packets_out++;
 	if (skb->len)
@@ -564,7 +570,7 @@ static int tcp_tso_xmit(struct sock *sk, struct sk_buff *skb, unsigned mss_now, 
 		return -ENOBUFS;
 	NP_ADD_STATS(sk->stack, TcpOutSegs, n - 1);
 	for (uint32_t i = 0; i < n; i++) {
-		struct sk_buff *cur = tp->send_head;
+		struct sk_buff *cur = tcp_send_head(tp);
 		TCP_SKB_CB(cur)->when = now;
 		tcp_event_new_data_sent(sk, cur, mss_now);
 	}
@@ -577,7 +583,7 @@ int tcp_write_xmit(struct sock *sk, unsigned mss_now, int nonagle)
 	struct sk_buff *skb;
 	int sent = 0;
 
-	while ((skb = tp->send_head) != NULL) {
+	while ((skb = tcp_send_head(tp)) != NULL) {
 		uint32_t quota = tcp_cwnd_test(tp, skb);
 		if (!quota)
 			break;
@@ -602,7 +608,7 @@ int tcp_write_xmit(struct sock *sk, unsigned mss_now, int nonagle)
 	}
 	if (sent)
 		return 0;
-	return !tp->packets_out && tp->send_head;
+	return !tp->packets_out && tcp_send_head(tp);
 }
 
 /* Linux's tcp_check_probe_timer: nothing in flight but data waits: the probe timer takes over. */
@@ -629,7 +635,7 @@ void __tcp_push_pending_frames(struct sock *sk, unsigned cur_mss, int nonagle)
 void tcp_push_pending_frames(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	if (tp->send_head)
+	if (tcp_send_head(tp))
 		__tcp_push_pending_frames(sk, tcp_current_mss(sk), tcp_nonagle(tp));
 }
 
@@ -669,7 +675,7 @@ int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
 		NP_INC_STATS(s, TcpExtTCPSynRetrans);
 	tp->total_retrans++;
 	if (!tp->retrans_stamp)
-		tp->retrans_stamp = first_sent ? first_sent : tcp_now(sk);
+		tp->retrans_stamp = first_sent ? tcp_ns_to_stamp_ms(first_sent) : tcp_stamp_ms(sk->stack);
 	tcb->sacked |= TCPCB_EVER_RETRANS;
 	if (!(tcb->sacked & TCPCB_SACKED_RETRANS)) {
 		tcb->sacked |= TCPCB_SACKED_RETRANS;
@@ -683,7 +689,7 @@ void tcp_xmit_retransmit_queue(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb = tcp_write_queue_head(tp);
-	while (skb && skb != tp->send_head && tp->lost_out) {
+	while (skb && skb != tcp_send_head(tp) && tp->lost_out) {
 		struct sk_buff *next = tcp_write_queue_next(tp, skb);
 		struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
 		if (tcp_packets_in_flight(tp) >= tp->snd_cwnd)
@@ -741,9 +747,9 @@ void tcp_send_delayed_ack(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	uint64_t timeout = tcp_now(sk) + TCP_DELACK_MIN_NS;
-	if (timer_pending(&tp->delack_timer) && tp->delack_timer.expires < timeout)
+	if (tcp_timer_armed(tp, TCP_TIMER_DELACK) && tp->timer_when[TCP_TIMER_DELACK] < timeout)
 		return;
-	mod_timer(sk->stack, &tp->delack_timer, timeout);
+	tcp_timer_set(sk, TCP_TIMER_DELACK, timeout);
 }
 
 void tcp_send_active_reset(struct sock *sk)
@@ -752,14 +758,14 @@ void tcp_send_active_reset(struct sock *sk)
 	tcp_send_bare(sk, tcp_acceptable_seq(tcp_sk(sk)), TCPF_ACK | TCPF_RST, "tcp_send_active_reset");
 }
 
-/* Appends skb (seq/end_seq/flags set) to the write queue (Linux's tcp_skb_entail). */
+/* Appends skb (seq/end_seq/flags set) to the write queue, which the caller made sure of (Linux's tcp_skb_entail). */
 static void tcp_skb_entail(struct sock *sk, struct sk_buff *skb)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	skb_queue_tail(&tp->write_queue, skb);
-	tp->wmem_queued += tcp_skb_truesize(skb);
-	if (!tp->send_head)
-		tp->send_head = skb;
+	skb_queue_tail(tp->write_queue, skb);
+	tcp_wmem_queued_add(tp, tcp_skb_truesize(skb));
+	if (!tcp_send_head(tp))
+		tcp_set_send_head(tp, skb);
 }
 
 /* RFC 9293 3.6: the FIN rides on the last unsent segment, or goes alone. */
@@ -767,12 +773,12 @@ void tcp_send_fin(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *tail = tcp_write_queue_tail(tp);
-	if (tail && tp->send_head) {
+	if (tail && tcp_send_head(tp)) {
 		TCP_SKB_CB(tail)->tcp_flags |= TCPF_FIN;
 		TCP_SKB_CB(tail)->end_seq++;
 		tp->write_seq++;
 	} else {
-		struct sk_buff *skb = alloc_skb(sk->stack, 0);
+		struct sk_buff *skb = tcp_write_queue_get(tp) == 0 ? alloc_skb(sk->stack, 0) : NULL;
 		if (!skb)
 			return;   /* out of memory: the peer's timers end it */
 		struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
@@ -790,7 +796,7 @@ void tcp_send_fin(struct sock *sk)
 static int tcp_queue_syn(struct sock *sk, uint8_t flags)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	struct sk_buff *skb = alloc_skb(sk->stack, 0);
+	struct sk_buff *skb = tcp_write_queue_get(tp) == 0 ? alloc_skb(sk->stack, 0) : NULL;
 	if (!skb)
 		return -ENOBUFS;
 	struct tcp_skb_cb *tcb = TCP_SKB_CB(skb);
@@ -805,7 +811,7 @@ static int tcp_queue_syn(struct sock *sk, uint8_t flags)
 	tp->high_seq = tp->iss;
 	tp->max_packets_seq = tp->iss;
 	tcp_skb_entail(sk, skb);
-	tp->retrans_stamp = tcp_now(sk);
+	tp->retrans_stamp = tcp_stamp_ms(sk->stack);
 	tcp_transmit_skb(sk, skb, 1, TCP_XMIT_NEW);
 	tcp_event_new_data_sent(sk, skb, tcp_current_mss(sk));
 	return 0;
@@ -903,7 +909,7 @@ int tcp_write_wakeup(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 	if (sk->sk_state == TCP_CLOSE)
 		return -1;
-	struct sk_buff *skb = tp->send_head;
+	struct sk_buff *skb = tcp_send_head(tp);
 	if (skb && before(TCP_SKB_CB(skb)->seq, tcp_wnd_end(tp))) {
 		unsigned mss = tcp_current_mss(sk);
 		uint32_t seg_size = tcp_wnd_end(tp) - TCP_SKB_CB(skb)->seq;
@@ -927,7 +933,7 @@ void tcp_send_probe0(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	int err = tcp_write_wakeup(sk);
-	if (tp->packets_out || !tp->send_head) {
+	if (tp->packets_out || !tcp_send_head(tp)) {
 		/* The window opened (or everything went): back to normal retransmission. */
 		tp->probes_out = 0;
 		tp->backoff = 0;
@@ -937,7 +943,7 @@ void tcp_send_probe0(struct sock *sk)
 	NP_INC_STATS(sk->stack, TcpExtTCPWinProbe);
 	tp->probes_out++;
 	if (!tp->probes_tstamp)
-		tp->probes_tstamp = tcp_now(sk);
+		tp->probes_tstamp = tcp_stamp_ms(sk->stack);
 	uint64_t timeout;
 	if (err >= 0) {
 		if (tp->backoff < 30)

@@ -1,8 +1,9 @@
 /*
  * TCP timers (Linux's net/ipv4/tcp_timer.c, inet_connection_sock.c), all on
  * the stack clock (mod_timer/del_timer), so a virtual clock tests minutes of
- * back-off in microseconds.
- * Place in the packet path: np_stack_poll -> run_timers ->
+ * back-off in microseconds. Linux's three timers are three deadlines behind
+ * one np_timer per socket (tcp_timer_fire runs the due ones, earliest first).
+ * Place in the packet path: np_stack_poll -> run_timers -> tcp_timer_fire ->
  *   tcp_write_timer: tcp_retransmit_timer (RTO, RFC 6298 5.4-5.7: back off,
  *     go-back-N from SND.UNA) or tcp_probe_timer (zero-window probes, RFC 9293
  *     3.8.6.1) -> tcp_retransmit_skb / tcp_send_probe0 -> tcp_transmit_skb
@@ -41,11 +42,40 @@ uint64_t tcp_probe0_when(const struct tcp_sock *tp)
 	return (base > max ? max : base) * NSEC_PER_USEC;
 }
 
+/* Arms the socket's np_timer at the earliest deadline, or disarms it. */
+static void tcp_timer_sync(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint64_t next = TCP_TIMER_OFF;
+	for (int i = 0; i < TCP_TIMER_MAX; i++)
+		if (tp->timer_when[i] < next)
+			next = tp->timer_when[i];
+	if (next == TCP_TIMER_OFF)
+		del_timer(sk->stack, &tp->timer);
+	else if (!timer_pending(&tp->timer) || tp->timer.expires != next)
+		mod_timer(sk->stack, &tp->timer, next);
+}
+
+void tcp_timer_set(struct sock *sk, int which, uint64_t when)
+{
+	tcp_sk(sk)->timer_when[which] = when == TCP_TIMER_OFF ? when - 1 : when;
+	tcp_timer_sync(sk);
+}
+
+void tcp_timer_del(struct sock *sk, int which)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	if (tp->timer_when[which] == TCP_TIMER_OFF)
+		return;
+	tp->timer_when[which] = TCP_TIMER_OFF;
+	tcp_timer_sync(sk);
+}
+
 void tcp_reset_xmit_timer(struct sock *sk, int what, uint64_t when_ns)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	tp->pending = (uint8_t)what;
-	mod_timer(sk->stack, &tp->retransmit_timer, np_stack_now(sk->stack) + when_ns);
+	tcp_timer_set(sk, TCP_TIMER_WRITE, np_stack_now(sk->stack) + when_ns);
 }
 
 /* RFC 6298 5.2/5.3: no data outstanding stops the timer; else it restarts with the current RTO. */
@@ -54,7 +84,7 @@ void tcp_rearm_rto(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 	if (!tp->packets_out) {
 		if (tp->pending == ICSK_TIME_RETRANS) {
-			del_timer(sk->stack, &tp->retransmit_timer);
+			tcp_timer_del(sk, TCP_TIMER_WRITE);
 			tp->pending = 0;
 		}
 		return;
@@ -65,18 +95,19 @@ void tcp_rearm_rto(struct sock *sk)
 void tcp_clear_xmit_timers(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	del_timer(sk->stack, &tp->retransmit_timer);
-	del_timer(sk->stack, &tp->delack_timer);
+	tp->timer_when[TCP_TIMER_WRITE] = TCP_TIMER_OFF;
+	tp->timer_when[TCP_TIMER_DELACK] = TCP_TIMER_OFF;
+	tcp_timer_sync(sk);
 	tp->pending = 0;
 	tp->ack_pending = 0;
 }
 
 void tcp_reset_keepalive_timer(struct sock *sk, uint64_t len_ns)
 {
-	mod_timer(sk->stack, &tcp_sk(sk)->keepalive_timer, np_stack_now(sk->stack) + len_ns);
+	tcp_timer_set(sk, TCP_TIMER_KEEPALIVE, np_stack_now(sk->stack) + len_ns);
 }
 
-void tcp_delete_keepalive_timer(struct sock *sk) { del_timer(sk->stack, &tcp_sk(sk)->keepalive_timer); }
+void tcp_delete_keepalive_timer(struct sock *sk) { tcp_timer_del(sk, TCP_TIMER_KEEPALIVE); }
 
 /*
  * Linux's tcp_model_timeout: how long `boundary` retransmissions take with
@@ -115,14 +146,13 @@ static int tcp_write_timeout(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct np_stack *s = sk->stack;
-	uint64_t now = np_stack_now(s);
 	int expired;
 
 	if (sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV) {
 		long retries = sk->sk_state == TCP_SYN_SENT ? s->sysctl.tcp_syn_retries : s->sysctl.tcp_synack_retries;
 		expired = tp->retransmits >= retries;
 		if (tp->user_timeout_ms && tp->retrans_stamp &&
-		    now - tp->retrans_stamp >= (uint64_t)tp->user_timeout_ms * NSEC_PER_MSEC)
+		    tcp_ms_since(s, tp->retrans_stamp) >= (uint64_t)tp->user_timeout_ms * NSEC_PER_MSEC)
 			expired = 1;
 	} else {
 		unsigned boundary = (unsigned)s->sysctl.tcp_retries2;
@@ -134,9 +164,9 @@ static int tcp_write_timeout(struct sock *sk)
 		if (!tp->retrans_stamp) {
 			expired = 0;
 		} else if (tp->user_timeout_ms) {
-			expired = now - tp->retrans_stamp >= (uint64_t)tp->user_timeout_ms * NSEC_PER_MSEC;
+			expired = tcp_ms_since(s, tp->retrans_stamp) >= (uint64_t)tp->user_timeout_ms * NSEC_PER_MSEC;
 		} else {
-			expired = now - tp->retrans_stamp >= tcp_model_timeout_ns(s, boundary, tcp_rto_min_us(s));
+			expired = tcp_ms_since(s, tp->retrans_stamp) >= tcp_model_timeout_ns(s, boundary, tcp_rto_min_us(s));
 		}
 	}
 	if (expired) {
@@ -162,7 +192,7 @@ static void tcp_retransmit_timer(struct sock *sk)
 		 * retransmitting without backing off (Linux), but give up once it has
 		 * said nothing for the maximum RTO.
 		 */
-		if (np_stack_now(s) - tp->rcv_tstamp > (uint64_t)tcp_rto_max_us(s) * NSEC_PER_USEC) {
+		if (tcp_ms_since(s, tp->rcv_tstamp) > (uint64_t)tcp_rto_max_us(s) * NSEC_PER_USEC) {
 			tcp_write_timeout_err(sk);
 			return;
 		}
@@ -195,13 +225,13 @@ static void tcp_probe_timer(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct np_stack *s = sk->stack;
 
-	if (tp->packets_out || !tp->send_head) {
+	if (tp->packets_out || !tcp_send_head(tp)) {
 		tp->probes_out = 0;
 		tp->probes_tstamp = 0;
 		return;
 	}
 	if (tp->user_timeout_ms && tp->probes_tstamp &&
-	    np_stack_now(s) - tp->probes_tstamp >= (uint64_t)tp->user_timeout_ms * NSEC_PER_MSEC) {
+	    tcp_ms_since(s, tp->probes_tstamp) >= (uint64_t)tp->user_timeout_ms * NSEC_PER_MSEC) {
 		tcp_write_timeout_err(sk);
 		return;
 	}
@@ -215,16 +245,10 @@ static void tcp_probe_timer(struct sock *sk)
 	tcp_send_probe0(sk);
 }
 
-static void tcp_write_timer(struct np_timer *t)
+static void tcp_write_timer(struct sock *sk)
 {
-	struct tcp_sock *tp = container_of(t, struct tcp_sock, retransmit_timer);
-	struct sock *sk = &tp->sk;
+	struct tcp_sock *tp = tcp_sk(sk);
 
-	if (sock_owned_by_user(sk)) {
-		/* Linux defers to release_sock; here the owner holds the stack lock, so retry shortly. */
-		mod_timer(sk->stack, t, np_stack_now(sk->stack) + NSEC_PER_MSEC);
-		return;
-	}
 	if (sk->sk_state == TCP_CLOSE || !tp->pending)
 		return;
 	sock_hold(sk);
@@ -238,15 +262,10 @@ static void tcp_write_timer(struct np_timer *t)
 }
 
 /* Linux's tcp_delack_timer_handler: the delayed ACK is due. */
-static void tcp_delack_timer(struct np_timer *t)
+static void tcp_delack_timer(struct sock *sk)
 {
-	struct tcp_sock *tp = container_of(t, struct tcp_sock, delack_timer);
-	struct sock *sk = &tp->sk;
+	struct tcp_sock *tp = tcp_sk(sk);
 
-	if (sock_owned_by_user(sk)) {
-		mod_timer(sk->stack, t, np_stack_now(sk->stack) + NSEC_PER_MSEC);
-		return;
-	}
 	if (sk->sk_state == TCP_CLOSE || !tp->ack_pending)
 		return;
 	sock_hold(sk);
@@ -274,16 +293,11 @@ int tcp_keepalive_probes(const struct tcp_sock *tp)
 }
 
 /* Linux's tcp_keepalive_timer: keepalive probes (RFC 1122 4.2.3.6) and the orphan FIN_WAIT2 timeout. */
-static void tcp_keepalive_timer(struct np_timer *t)
+static void tcp_keepalive_timer(struct sock *sk)
 {
-	struct tcp_sock *tp = container_of(t, struct tcp_sock, keepalive_timer);
-	struct sock *sk = &tp->sk;
+	struct tcp_sock *tp = tcp_sk(sk);
 	struct np_stack *s = sk->stack;
 
-	if (sock_owned_by_user(sk)) {
-		mod_timer(s, t, np_stack_now(s) + 50 * NSEC_PER_MSEC);
-		return;
-	}
 	sock_hold(sk);
 	if (sk->sk_state == TCP_FIN_WAIT2 && (sk->sk_flags & SOCK_DEAD_)) {
 		/* tcp_fin_timeout ran out with the peer's FIN still missing: reset and forget. */
@@ -296,14 +310,12 @@ static void tcp_keepalive_timer(struct np_timer *t)
 		goto out;
 	uint64_t ktime = (uint64_t)tcp_keepalive_time_s(tp) * NSEC_PER_SEC;
 	uint64_t elapsed;
-	if (tp->packets_out || tp->send_head) {
+	if (tp->packets_out || tcp_send_head(tp)) {
 		/* Data in flight: the retransmit timer watches the connection. */
 		tcp_reset_keepalive_timer(sk, ktime);
 		goto out;
 	}
-	uint64_t now = np_stack_now(s);
-	uint64_t last = tp->lrcvtime > tp->rcv_tstamp ? tp->lrcvtime : tp->rcv_tstamp;
-	elapsed = now - last;
+	elapsed = tcp_ms_since(s, tcp_stamp_later(tp->lrcvtime, tp->rcv_tstamp));
 	if (elapsed >= ktime) {
 		uint64_t utmo = (uint64_t)tp->user_timeout_ms * NSEC_PER_MSEC;
 		if ((tp->user_timeout_ms && elapsed >= utmo && tp->probes_out > 0) ||
@@ -327,10 +339,54 @@ out:
 	sock_put(sk);
 }
 
+/*
+ * The socket's np_timer: runs each due deadline once, earliest first (a
+ * handler may re-arm any of them), then re-arms at the earliest left.
+ * While a user thread owns the socket, due work waits a little (Linux
+ * defers to release_sock; here the owner holds the stack lock).
+ */
+static void tcp_timer_fire(struct np_timer *t)
+{
+	static void (*const handler[TCP_TIMER_MAX])(struct sock *) = {
+		[TCP_TIMER_WRITE] = tcp_write_timer,
+		[TCP_TIMER_DELACK] = tcp_delack_timer,
+		[TCP_TIMER_KEEPALIVE] = tcp_keepalive_timer,
+	};
+	static const uint64_t owned_retry[TCP_TIMER_MAX] = {
+		[TCP_TIMER_WRITE] = NSEC_PER_MSEC,
+		[TCP_TIMER_DELACK] = NSEC_PER_MSEC,
+		[TCP_TIMER_KEEPALIVE] = 50 * NSEC_PER_MSEC,
+	};
+	struct tcp_sock *tp = container_of(t, struct tcp_sock, timer);
+	struct sock *sk = &tp->sk;
+	uint64_t now = np_stack_now(sk->stack);
+	unsigned ran = 0;
+
+	sock_hold(sk);
+	for (;;) {
+		int due = -1;
+		for (int i = 0; i < TCP_TIMER_MAX; i++)
+			if (!(ran & (1u << i)) && tp->timer_when[i] <= now &&
+			    (due < 0 || tp->timer_when[i] < tp->timer_when[due]))
+				due = i;
+		if (due < 0)
+			break;
+		ran |= 1u << due;
+		if (sock_owned_by_user(sk)) {
+			tp->timer_when[due] = now + owned_retry[due];
+			continue;
+		}
+		tp->timer_when[due] = TCP_TIMER_OFF;
+		handler[due](sk);
+	}
+	tcp_timer_sync(sk);
+	sock_put(sk);
+}
+
 void tcp_init_xmit_timers(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	timer_setup(&tp->retransmit_timer, tcp_write_timer);
-	timer_setup(&tp->delack_timer, tcp_delack_timer);
-	timer_setup(&tp->keepalive_timer, tcp_keepalive_timer);
+	timer_setup(&tp->timer, tcp_timer_fire);
+	for (int i = 0; i < TCP_TIMER_MAX; i++)
+		tp->timer_when[i] = TCP_TIMER_OFF;
 }

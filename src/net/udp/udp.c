@@ -795,8 +795,8 @@ static void udp_wfree(struct sk_buff *skb)
 		return;
 	sk->sk_wmem_alloc -= udp_skb_truesize(skb);
 	skb->sk = NULL;
-	if (!(sk->sk_flags & SOCK_DEAD_) && sk->sk_write_space)
-		sk->sk_write_space(sk);
+	if (!(sk->sk_flags & SOCK_DEAD_) && sk_cb(sk)->sk_write_space)
+		sk_cb(sk)->sk_write_space(sk);
 	sock_put(sk);
 }
 
