@@ -33,6 +33,7 @@ struct np_sysctls {
 	long netdev_budget;
 	long netdev_max_backlog;
 	long ip_forward;
+	long ip_early_demux, tcp_early_demux, udp_early_demux; /* socket + cached input route before routing */
 	long ip_default_ttl;
 	long icmp_echo_ignore_all;
 	long icmp_echo_ignore_broadcasts;

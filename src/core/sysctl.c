@@ -20,6 +20,9 @@ static const struct sysctl_entry sysctl_table[] = {
 	SC("net.core.netdev_budget", netdev_budget, 1, 1000000),
 	SC("net.core.netdev_max_backlog", netdev_max_backlog, 1, 10000000),
 	SC("net.ipv4.ip_forward", ip_forward, 0, 1),
+	SC("net.ipv4.ip_early_demux", ip_early_demux, 0, 1),
+	SC("net.ipv4.tcp_early_demux", tcp_early_demux, 0, 1),
+	SC("net.ipv4.udp_early_demux", udp_early_demux, 0, 1),
 	SC("net.ipv4.ip_default_ttl", ip_default_ttl, 1, 255),
 	SC("net.ipv4.icmp_echo_ignore_all", icmp_echo_ignore_all, 0, 1),
 	SC("net.ipv4.icmp_echo_ignore_broadcasts", icmp_echo_ignore_broadcasts, 0, 1),
@@ -75,6 +78,9 @@ void sysctl_defaults(struct np_sysctls *sc)
 	sc->netdev_budget = NP_NETDEV_BUDGET;
 	sc->netdev_max_backlog = NP_NETDEV_MAX_BACKLOG;
 	sc->ip_forward = 0;
+	sc->ip_early_demux = 1;       /* Linux's defaults: all three on */
+	sc->tcp_early_demux = 1;
+	sc->udp_early_demux = 1;
 	sc->ip_default_ttl = NP_IP_DEFAULT_TTL;
 	sc->icmp_echo_ignore_all = 0;
 	sc->icmp_echo_ignore_broadcasts = 1;

@@ -197,6 +197,13 @@ struct sock {
 	int sk_drops;
 	int sk_lingertime;               /* SO_LINGER seconds */
 	/* (sk_ack_backlog and sk_max_ack_backlog: in TCP's listener state, struct tcp_listen_sock) */
+	/*
+	 * Early demux's cached input route (Linux's sk_rx_dst): the local route
+	 * needs nothing but the device, so it is the device's index and the
+	 * routing generation it was resolved under (0: none; inet_sk_rx_dst_set).
+	 */
+	int sk_rx_dst_ifindex;
+	uint32_t sk_rx_dst_cookie;
 	uint16_t inet_num;               /* local port, host order (0 = unbound) */
 	uint16_t inet_dport;             /* connected peer port, host order */
 	/* 8 bits each, as Linux's skc_family/sk_type/sk_protocol widths allow (AF_INET, SOCK_*, IPPROTO_*) */

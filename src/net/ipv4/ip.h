@@ -31,6 +31,7 @@ struct inet_skb_parm {
 /* IPCB flags (Linux's IPSKB_*). */
 #define IPSKB_FORWARDED 0x0001      /* set by ip_forward before dst_output */
 #define IPSKB_FRAG_COMPLETE 0x0008  /* built by ip_defrag from fragments */
+#define IPSKB_RX_DST_NEW 0x0010     /* skb->rt was resolved in full for early demux's socket: cache it there */
 
 int ip_init(struct np_stack *s);  /* registers ip_rcv (ETH_P_IP); 0 or -ENOMEM */
 void ip_free(struct np_stack *s);  /* unregisters ip_rcv and frees what ip_init allocated */

@@ -2,7 +2,9 @@
  * IPv4 receive (Linux's net/ipv4/ip_input.c).
  * Place in the packet path: between the device layer and the transports.
  *   netif_receive_skb -> ptype_base[ETH_P_IP] -> ip_rcv -> NF_INET_PRE_ROUTING
- *   -> ip_rcv_finish -> ip_route_input
+ *   -> ip_rcv_finish -> early_demux (tcp_v4_early_demux, udp_v4_early_demux):
+ *      a connected socket's cached local route stands in for ip_route_input
+ *   -> ip_route_input (everything else)
  *      -> local/broadcast: ip_local_deliver -> ip_defrag (ip_fragment.c)
  *         -> NF_INET_LOCAL_IN -> ip_local_deliver_finish
  *         -> inet_protos[proto]->handler (icmp_rcv, udp_rcv, tcp_v4_rcv)
@@ -11,6 +13,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/netdevice.h"
 #include "core/stack.h"
@@ -127,6 +130,37 @@ int ip_local_deliver(struct np_stack *s, struct sk_buff *skb)
 	return NF_HOOK(NF_INET_LOCAL_IN, s, skb, skb->dev, NULL, ip_local_deliver_finish);
 }
 
+/*
+ * Early demux (Linux's ip_rcv_finish_core): the transport finds the socket
+ * by its 4-tuple and, if the socket cached its input route for this device
+ * under the current routing generation, returns 1. Whole datagrams only (a
+ * fragment has no ports), and not one a socket already owns.
+ */
+static int ip_early_demux(struct np_stack *s, struct sk_buff *skb, const struct inet_skb_parm *cb)
+{
+	const struct net_protocol *ipprot;
+
+	if (!s->sysctl.ip_early_demux || skb->sk || (cb->frag_off & (IP_MF | IP_OFFSET)))
+		return 0;
+	ipprot = s->inet_protos[cb->protocol];
+	return ipprot && ipprot->early_demux ? ipprot->early_demux(skb) : 0;
+}
+
+/*
+ * The input route of a datagram to one of our addresses, exactly as
+ * ip_route_input fills it for RTN_LOCAL: the cached route needs nothing
+ * else, because its device and the routing generation are unchanged since
+ * ip_route_input last said "local" for this socket's addresses.
+ */
+static void ip_rt_local_input(struct rtable *rt, struct net_device *dev, uint32_t daddr)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->rt_type = RTN_LOCAL;
+	rt->dev = dev;
+	rt->rt_src = daddr;
+	rt->rt_mtu = dev->mtu;
+}
+
 /* Consumes skb: routes it and hands it to local delivery (or the forwarding seam). */
 static int ip_rcv_finish(struct np_stack *s, struct sk_buff *skb)
 {
@@ -135,7 +169,25 @@ static int ip_rcv_finish(struct np_stack *s, struct sk_buff *skb)
 	struct rtable rt;
 
 	trace_stage(skb, "ip_rcv_finish");
+	if (ip_early_demux(s, skb, cb)) {
+		ip_rt_local_input(&skb->rt, skb->dev, cb->daddr);
+		skb->rt_valid = 1;
+		return ip_local_deliver(s, skb);
+	}
+	trace_stage(skb, "ip_route_input");
 	int r = ip_route_input(s, cb->daddr, cb->saddr, cb->tos, skb->dev, &rt);
+	/*
+	 * A socket found by early demux goes with the packet only to local
+	 * delivery: anything else (a martian, an address no longer ours) must
+	 * end exactly as if early demux had not run. A local route resolved
+	 * for its 4-tuple is what the transport caches on it.
+	 */
+	if (skb->destructor == sock_edemux) {
+		if (r < 0 || rt.rt_type != RTN_LOCAL)
+			skb_edemux_orphan(skb);
+		else
+			cb->flags |= IPSKB_RX_DST_NEW;
+	}
 	if (r < 0) {
 		reason = -r > NP_DROP_NOT_DROPPED_YET && -r < NP_DROP_MAX ? (enum np_drop_reason)-r
 									  : NP_DROP_NOT_SPECIFIED;

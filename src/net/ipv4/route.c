@@ -97,6 +97,13 @@ void rt_cache_flush(struct np_stack *s)
 		ft->genid = 1;   /* 0 marks an empty dst_cache */
 }
 
+uint32_t rt_genid_ipv4(const struct np_stack *s)
+{
+	const struct fib_table *ft = fib_of(s);
+
+	return ft ? ft->genid : 0;
+}
+
 static void fib_tbl_free(struct fib_tbl *t)
 {
 	for (int l = 0; l <= 32; l++) {

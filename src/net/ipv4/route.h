@@ -77,8 +77,11 @@ int ip_route_output_cached(struct np_stack *s, struct dst_cache *c, uint32_t dad
  * Invalidates every dst_cache (Linux's rt_cache_flush, a new rt_genid).
  * Called on any change ip_route_output depends on: routes, addresses,
  * device up/down and MTU. Whatever it comes to depend on must call it too.
+ * Early demux's cached input routes (sk_rx_dst_cookie) go stale with it too.
  */
 void rt_cache_flush(struct np_stack *s);
+/* The current routing generation (Linux's rt_genid_ipv4): never 0, changes on every rt_cache_flush. */
+uint32_t rt_genid_ipv4(const struct np_stack *s);
 
 /* Address helpers used by the route resolvers and ARP. */
 /* True if addr is one of the stack's local addresses (on any device). */

@@ -3,6 +3,8 @@
  * TIME_WAIT and ICMP errors (Linux's net/ipv4/tcp_ipv4.c, inet_hashtables.c,
  * inet_connection_sock.c, tcp_minisocks.c).
  * Place in the packet path (seed 001):
+ *   ip_rcv_finish -> tcp_v4_early_demux (established 4-tuple: the socket and
+ *   its cached input route, before ip_route_input)
  *   ip_local_deliver_finish -> inet_protos[IPPROTO_TCP] -> tcp_v4_rcv (header,
  *   checksum, flags) -> __inet_lookup (established 4-tuple, then listener)
  *   -> (sock_owned_by_user ? sk_add_backlog : tcp_v4_do_rcv)
@@ -262,6 +264,7 @@ void tcp_v4_hash_established(struct sock *sk)
 	tp->bn.kind = TCP_NODE_SOCK;   /* the entry's kind too (en_kind), before any port is taken */
 	ehash_add(sk->stack, &tp->en);
 	tp->ehashed = 1;
+	inet_sk_rx_dst_reset(sk);   /* a cached input route belongs to one 4-tuple */
 }
 
 void tcp_v4_listen_hash(struct sock *sk)
@@ -286,6 +289,7 @@ void tcp_v4_unhash(struct sock *sk)
 	if (tp->ehashed) {
 		ehash_del(sk->stack, &tp->en);
 		tp->ehashed = 0;
+		inet_sk_rx_dst_reset(sk);
 	}
 	if (tp->lhashed) {
 		struct tcp_listen_sock *lq = tp->lq;
@@ -808,6 +812,8 @@ int tcp_v4_do_rcv(struct sock *sk, struct sk_buff *skb)
 		return 0;
 	}
 	if (sk->sk_state == TCP_ESTABLISHED) {
+		/* Linux's inet_sk_rx_dst_set: a route resolved in full for this socket is kept for early demux. */
+		inet_sk_rx_dst_set(sk, inet_skb_rx_dst_ifindex(skb));
 		tcp_rcv_established(sk, skb, &th);
 		return 0;
 	}
@@ -822,10 +828,14 @@ int tcp_v4_do_rcv(struct sock *sk, struct sk_buff *skb)
 			return 0;
 		}
 	}
+	/* It may complete the handshake (and be consumed): its route is cached after (tcp_finish_connect, child creation). */
+	int rx_ifindex = inet_skb_rx_dst_ifindex(skb);
 	int reason = tcp_rcv_state_process(sk, skb, &th);
 	if (reason) {
 		tcp_v4_send_reset(sk->stack, skb);
 		kfree_skb_reason(skb, (enum np_drop_reason)reason);
+	} else if (sk->sk_state == TCP_ESTABLISHED) {
+		inet_sk_rx_dst_set(sk, rx_ifindex);
 	}
 	return 0;
 }
@@ -888,8 +898,11 @@ int tcp_v4_rcv(struct sk_buff *skb)
 	}
 
 	trace_stage(skb, "__inet_lookup_skb");
-	struct sock *sk = NULL;
-	struct tcp_ehash_node *n = ehash_lookup(s, tcb->header.daddr, th.dport, tcb->header.saddr, th.sport);
+	/* Early demux already found the established socket and holds a reference for us (skb_steal_sock). */
+	struct sock *sk = skb_steal_demuxed_sock(skb, tcb->header.saddr, th.sport, tcb->header.daddr, th.dport);
+	const int refcounted = sk != NULL;
+	struct tcp_ehash_node *n =
+		sk ? NULL : ehash_lookup(s, tcb->header.daddr, th.dport, tcb->header.saddr, th.sport);
 	if (n && en_kind(n) == TCP_NODE_TW) {
 		struct tcp_tw_sock *tw = en_tw(n);
 		uint32_t isn = 0;
@@ -939,10 +952,8 @@ int tcp_v4_rcv(struct sk_buff *skb)
 			return 0;
 		}
 	}
-	if (n)
-		sk = &en_sock(n)->sk;
-	else
-		sk = tcp_v4_lookup_listener(s, tcb->header.daddr, th.dport, skb->dev);
+	if (!refcounted)
+		sk = n ? &en_sock(n)->sk : tcp_v4_lookup_listener(s, tcb->header.daddr, th.dport, skb->dev);
 	if (!sk) {
 		/* RFC 9293 3.10.7.1: a segment to a closed port is answered with a RST (unless it is one). */
 		tcp_v4_send_reset(s, skb);
@@ -950,7 +961,8 @@ int tcp_v4_rcv(struct sk_buff *skb)
 		return 0;
 	}
 
-	sock_hold(sk);
+	if (!refcounted)
+		sock_hold(sk);
 	if (sock_owned_by_user(sk)) {
 		/* Seed 001: a user holds the socket; release_sock replays the backlog through tcp_v4_do_rcv. */
 		if (sk_add_backlog(sk, skb) < 0)
@@ -1093,7 +1105,43 @@ void tcp_v4_err(struct sk_buff *skb, uint8_t type, uint8_t code, uint32_t info)
 	sock_put(sk);
 }
 
+/*
+ * Linux's tcp_v4_early_demux (net_protocol.early_demux): before routing,
+ * the established socket of the segment's 4-tuple rides on skb->sk to
+ * tcp_v4_rcv, and its cached input route, when valid, spares
+ * ip_route_input. Listeners and TIME_WAIT are left to the full path.
+ */
+static int tcp_v4_early_demux(struct sk_buff *skb)
+{
+	struct np_stack *s = skb->stack;
+	const struct inet_skb_parm *cb = IPCB(skb);
+	const uint8_t *th;
+	struct tcp_ehash_node *n;
+	struct sock *sk;
+
+	if (!s->sysctl.tcp_early_demux || !s->tcp_hash || skb->pkt_type != PACKET_HOST)
+		return 0;
+	/* Both ports and the data offset present and sane: tcp_v4_rcv checks the rest. */
+	if (skb->len < (uint32_t)cb->ihl + TCP_HLEN_MIN)
+		return 0;
+	th = skb->data + cb->ihl;
+	if ((size_t)(th[12] >> 4) * 4 < TCP_HLEN_MIN)
+		return 0;
+	n = ehash_lookup(s, cb->daddr, be16_get(th + 2), cb->saddr, be16_get(th));
+	if (!n || en_kind(n) != TCP_NODE_SOCK)
+		return 0;
+	sk = &en_sock(n)->sk;
+	skb_set_edemux_sock(skb, sk);
+	if (!inet_sk_rx_dst_valid(sk, skb)) {
+		trace_stage_detail(skb, "tcp_v4_early_demux", "sk");
+		return 0;
+	}
+	trace_stage_detail(skb, "tcp_v4_early_demux", "sk, rx_dst");
+	return 1;
+}
+
 static const struct net_protocol tcp_protocol = {
+	.early_demux = tcp_v4_early_demux,
 	.handler = tcp_v4_rcv,
 	.err_handler = tcp_v4_err,
 };

@@ -3,6 +3,8 @@
  * net/ipv4/datagram.c).
  * Place in the packet path: the transport above ip_local_deliver_finish and
  * below the BSD socket layer (src/socket/).
+ *   early:   ip_rcv_finish -> udp_v4_early_demux (connected socket by 4-tuple,
+ *            its cached input route instead of ip_route_input)
  *   receive: ip_local_deliver_finish -> udp_rcv (length, checksum)
  *            -> __udp4_lib_lookup_skb -> udp_queue_rcv_skb
  *            -> (sock_owned_by_user ? sk_add_backlog : __udp_queue_rcv_skb)
@@ -97,6 +99,7 @@ struct udp_table {
 	struct udp_sock *hash4[UDP_HTABLE_SIZE];
 	uint32_t perturb[UDP_PERTURB_SIZE];
 	uint32_t hash_seed;             /* jhash key of hash2/hash4, derived from the stack secret */
+	uint32_t hash4_count;           /* connected sockets in hash4: early demux looks only if any */
 };
 
 #define PORT_OFF offsetof(struct udp_sock, port_node)
@@ -265,6 +268,7 @@ static void udp_hash_sock(struct np_stack *s, struct udp_table *t, struct udp_so
 						    sk->inet_dport)],
 			  us, CONN_OFF);
 		us->in_hash4 = 1;
+		t->hash4_count++;
 	} else {
 		chain_add(&t->hash2[udp_hash_addr(s, sk->inet_rcv_saddr, us->udp_port_hash)], us, ADDR_OFF);
 		us->in_hash4 = 0;
@@ -272,13 +276,17 @@ static void udp_hash_sock(struct np_stack *s, struct udp_table *t, struct udp_so
 			reuseport_attach(s, t, us);
 	}
 	us->hashed = 1;
+	inet_sk_rx_dst_reset(sk);   /* a cached input route belongs to one 4-tuple */
 }
 
 static void udp_unhash_sock(struct udp_sock *us)
 {
 	if (!us->hashed)
 		return;
+	inet_sk_rx_dst_reset(&us->sk);
 	reuseport_detach(us);
+	if (us->in_hash4)
+		((struct udp_table *)us->sk.stack->udp_table)->hash4_count--;
 	chain_del(us, PORT_OFF);
 	chain_del(us, us->in_hash4 ? CONN_OFF : ADDR_OFF);
 	us->hashed = 0;
@@ -666,7 +674,16 @@ int udp_rcv(struct sk_buff *skb)
 		return __udp4_lib_mcast_deliver(s, skb, cb->header.saddr, uh.sport, cb->header.daddr, uh.dport);
 
 	trace_stage(skb, "__udp4_lib_lookup_skb");
-	struct sock *sk = __udp4_lib_lookup(s, cb->header.saddr, uh.sport, cb->header.daddr, uh.dport, skb->dev);
+	/* Early demux found the connected socket (the one lookup4 returns) and holds a reference for us. */
+	struct sock *sk = skb_steal_demuxed_sock(skb, cb->header.saddr, uh.sport, cb->header.daddr, uh.dport);
+	if (sk) {
+		/* Linux's udp_sk_rx_dst_set: a route resolved for this socket is the one early demux will reuse. */
+		inet_sk_rx_dst_set(sk, inet_skb_rx_dst_ifindex(skb));
+		udp_queue_rcv_skb(sk, skb);
+		sock_put(sk);
+		return 0;
+	}
+	sk = __udp4_lib_lookup(s, cb->header.saddr, uh.sport, cb->header.daddr, uh.dport, skb->dev);
 	if (sk) {
 		udp_queue_rcv_skb(sk, skb);
 		return 0;
@@ -773,7 +790,64 @@ void udp_err(struct sk_buff *skb, uint8_t type, uint8_t code, uint32_t info)
 	sk_error_set(sk, err);
 }
 
+/*
+ * Linux's __udp4_lib_demux_lookup: the connected socket of an exact 4-tuple
+ * that may take a datagram from dif, if it is the only one; two or more
+ * (SO_REUSEADDR) are left to udp4_lib_lookup4's scoring.
+ */
+static struct sock *udp4_lib_demux_lookup(struct np_stack *s, const struct udp_table *t, uint32_t saddr,
+					  uint16_t sport, uint32_t daddr, uint16_t hnum, int dif)
+{
+	struct sock *result = NULL;
+
+	chain_for_each(us, t->hash4[udp_hash_4tuple(s, daddr, hnum, saddr, sport)], CONN_OFF) {
+		const struct sock *sk = &us->sk;
+
+		if (us->udp_port_hash != hnum || sk->inet_rcv_saddr != daddr || sk->inet_daddr != saddr ||
+		    sk->inet_dport != sport || (sk->bound_dev_if && sk->bound_dev_if != dif))
+			continue;
+		if (result)
+			return NULL;
+		result = &us->sk;
+	}
+	return result;
+}
+
+/*
+ * Linux's udp_v4_early_demux (net_protocol.early_demux), unicast only: the
+ * connected socket of the datagram's 4-tuple, the one __udp4_lib_lookup
+ * would pick first, rides on skb->sk to udp_rcv, and its cached input
+ * route, when valid, spares ip_route_input. Unconnected sockets, broadcast
+ * and multicast take the full path.
+ */
+static int udp_v4_early_demux(struct sk_buff *skb)
+{
+	struct np_stack *s = skb->stack;
+	const struct udp_table *t = s->udp_table;
+	const struct inet_skb_parm *cb = IPCB(skb);
+	const uint8_t *uh;
+	struct sock *sk;
+
+	/* No connected socket at all (a server's usual table): nothing to find, skip the hash. */
+	if (!s->sysctl.udp_early_demux || !t || !t->hash4_count || skb->pkt_type != PACKET_HOST)
+		return 0;
+	if (skb->len < (uint32_t)cb->ihl + UDP_HLEN)
+		return 0;
+	uh = skb->data + cb->ihl;
+	sk = udp4_lib_demux_lookup(s, t, cb->saddr, be16_get(uh), cb->daddr, be16_get(uh + 2), skb->dev->ifindex);
+	if (!sk)
+		return 0;
+	skb_set_edemux_sock(skb, sk);
+	if (!inet_sk_rx_dst_valid(sk, skb)) {
+		trace_stage_detail(skb, "udp_v4_early_demux", "sk");
+		return 0;
+	}
+	trace_stage_detail(skb, "udp_v4_early_demux", "sk, rx_dst");
+	return 1;
+}
+
 static const struct net_protocol udp_protocol = {
+	.early_demux = udp_v4_early_demux,
 	.handler = udp_rcv,
 	.err_handler = udp_err,
 };
