@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -164,8 +165,8 @@ struct wire_id {
 	uint8_t flags;          /* TCP flags */
 };
 
-/* Reads back IPv4 frames from A's address in a capture: their ports, IDs and TCP flags. */
-static int read_ids(const char *path, struct wire_id *w, int max)
+/* Reads back IPv4 frames from src (4 bytes) in a capture: their ports, IDs and TCP flags. */
+static int read_ids(const char *path, const char *src, struct wire_id *w, int max)
 {
 	char err[PCAP_ERRBUF_SIZE];
 	pcap_t *p = pcap_open_offline(path, err);
@@ -177,8 +178,8 @@ static int read_ids(const char *path, struct wire_id *w, int max)
 		if (h->caplen < 14 + 20 + 8 || d[12] != 0x08 || d[13] != 0x00)
 			continue;
 		const u_char *ip = d + 14, *l4 = ip + (ip[0] & 15) * 4;
-		if (memcmp(ip + 12, "\x0a\x00\x00\x01", 4) != 0)
-			continue;   /* only what A sent */
+		if (memcmp(ip + 12, src, 4) != 0)
+			continue;
 		if (ip[9] == 6 && h->caplen < 14 + 20 + 20)
 			continue;
 		w[n] = (struct wire_id){ .proto = ip[9], .sport = (uint16_t)(l4[0] << 8 | l4[1]),
@@ -228,18 +229,56 @@ static void test_ids_on_the_wire(void **state)
 		assert_int_equal(np_sendto(dofd, "d", 1, 0, (struct sockaddr *)&b9, sizeof(b9)), 1);
 		tnet_sim(n, 1);
 	}
-	/* A SYN to a closed port of B's draws B's RST; A's own control segments are atomic. */
+	/* A SYN to a closed port of B's draws B's RST: a control segment of no socket is atomic, ID 0. */
 	int tcp = np_socket(n->s[0], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	struct sockaddr_in b1 = b9;
 	b1.sin_port = htons(1);
 	np_connect(tcp, (struct sockaddr *)&b1, sizeof(b1));
 	tnet_sim(n, 5);
+	/* A TCP connection: every segment A's socket sends (SYN, ACKs, data) takes its counter in turn. */
+	int lfd = np_socket(n->s[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in any5 = { .sin_family = AF_INET, .sin_port = htons(5000) };
+	assert_int_equal(np_bind(lfd, (struct sockaddr *)&any5, sizeof(any5)), 0);
+	assert_int_equal(np_listen(lfd, 4), 0);
+	int cli = np_socket(n->s[0], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in b5 = b9;
+	b5.sin_port = htons(5000);
+	np_connect(cli, (struct sockaddr *)&b5, sizeof(b5));
+	tnet_sim(n, 5);
+	int one = 1;
+	assert_int_equal(np_setsockopt(cli, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(np_send(cli, "abc", 3, 0), 3);
+		tnet_sim(n, 1);
+	}
+	tnet_sim(n, 100);
 	np_dev_capture(n->d[0], NULL);
 	np_capture_close(cap);
 
-	struct wire_id w[64];
-	int k = read_ids(path, w, 64);
+	struct wire_id w[64], wb[64];
+	int k = read_ids(path, "\x0a\x00\x00\x01", w, 64);
+	int kb = read_ids(path, "\x0a\x00\x00\x02", wb, 64);
 	unlink(path);
+	int rst = 0;
+	for (int i = 0; i < kb; i++) {
+		if (wb[i].proto == 6 && (wb[i].flags & 0x04)) {
+			assert_int_equal(wb[i].id, 0);
+			rst++;
+		}
+	}
+	assert_int_equal(rst, 1);
+	uint16_t pt = port_of(cli);
+	int nt = 0;
+	uint16_t t0 = 0;
+	for (int i = 0; i < k; i++) {
+		if (w[i].proto != 6 || w[i].sport != pt)
+			continue;
+		if (nt == 0)
+			t0 = w[i].id;
+		assert_int_equal(w[i].id, (uint16_t)(t0 + nt));
+		nt++;
+	}
+	assert_true(nt >= 5);   /* SYN, the handshake's ACK, three data segments (and any ACK) */
 	uint16_t pc = port_of(conn), pw = port_of(want), pd = port_of(dofd);
 	int nc = 0, nw = 0, nd = 0;
 	uint16_t c0 = 0, w0 = 0;
@@ -270,6 +309,8 @@ static void test_ids_on_the_wire(void **state)
 	np_close(want);
 	np_close(dofd);
 	np_close(tcp);
+	np_close(cli);
+	np_close(lfd);
 	np_close(sink);
 	tnet_free(n);
 }

@@ -241,7 +241,9 @@ struct tcp_sock {
 	uint32_t lrcvtime;           /* ms stamp of the last data received */
 	uint32_t last_oow_ack_time;  /* ms stamp: RFC 5961 / out-of-window ACK rate limiting */
 	uint32_t user_timeout_ms;    /* TCP_USER_TIMEOUT (here: no hole before the timers) */
-	uint8_t backoff, retransmits, probes_out;
+	uint8_t backoff, retransmits;
+	/* Linux's inet_sk(sk)->inet_id: the IP ID of the next segment, random from connect/accept */
+	uint16_t inet_id;
 
 	/* timers */
 	struct np_timer timer;       /* armed at the earliest of timer_when[] */
@@ -289,6 +291,7 @@ struct tcp_sock {
 	unsigned nodelay : 1, cork : 1;
 	unsigned nospace : 1;        /* a writer waits for send-buffer space */
 	unsigned in_sendmsg : 1;     /* inside tcp_sendmsg (trace stages) */
+	unsigned probes_out : 8;     /* zero-window or keepalive probes unanswered (as Linux's u8) */
 
 	uint32_t ca_priv[TCP_CA_PRIV_WORDS]; /* last: while it is empty it costs nothing */
 };

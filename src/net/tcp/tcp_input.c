@@ -1319,6 +1319,7 @@ int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr
 	struct tcp_sock *tp = tcp_sk(child);
 	tp->iss = isn_set ? isn : tcp_v4_init_seq(s, child->inet_saddr, child->inet_daddr, child->inet_num,
 						  child->inet_dport);
+	tp->inet_id = (uint16_t)np_random_u32(s);   /* Linux: get_random_u16() in tcp_v4_syn_recv_sock */
 	tcp_synq_add(sk, child);
 	int tcp_v4_send_synack_queued(struct sock *sk);
 	if (tcp_v4_send_synack_queued(child) < 0) {

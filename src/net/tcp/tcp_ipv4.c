@@ -546,6 +546,7 @@ int tcp_v4_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t addr
 	}
 	tp->pmtu = (uint16_t)(mtu > 65535 ? 65535 : mtu);
 	tp->iss = tcp_v4_init_seq(s, sk->inet_saddr, daddr, sk->inet_num, dport);
+	tp->inet_id = (uint16_t)np_random_u32(s);   /* Linux: get_random_u16() in tcp_v4_connect */
 	err = tcp_connect(sk);
 	if (err) {
 		tcp_set_state(sk, TCP_CLOSE);

@@ -213,6 +213,7 @@ static int ip_queue_xmit(struct sock *sk, struct sk_buff *skb)
 		.tos = sk->tos,
 		.ttl = sk->uc_ttl,
 		.df = pmtu == IP_PMTUDISC_WANT || pmtu == IP_PMTUDISC_DO || pmtu == IP_PMTUDISC_PROBE,
+		.inet_id = &tcp_sk(sk)->inet_id,   /* Linux's ip_select_ident_segs: the socket numbers its segments */
 		.oif = oif,
 	};
 	/* The socket's cached route; on a failure ip_build_and_send_pkt routes again and reports it. */
