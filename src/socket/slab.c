@@ -92,6 +92,7 @@ void *kmem_cache_zalloc(struct kmem_cache *c)
 
 /* Per-thread spares; a thread's are freed when it exits (the key's destructor). */
 static __thread void *spare[KMEM_SPARE_KINDS];
+static __thread int spare_registered;   /* this thread's destructor is set up */
 static pthread_key_t spare_key;
 static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
 
@@ -102,6 +103,7 @@ static void spare_exit(void *arg)
 		free(spare[i]);
 		spare[i] = NULL;
 	}
+	spare_registered = 0;   /* a later free in this thread registers again */
 }
 
 static void spare_init(void) { pthread_key_create(&spare_key, spare_exit); }
@@ -124,8 +126,12 @@ void kmem_spare_free(int kind, void *obj)
 		free(obj);
 		return;
 	}
-	pthread_once(&spare_once, spare_init);
-	pthread_setspecific(spare_key, &spare_once);   /* any non-NULL value: the destructor runs at exit */
+	if (!spare_registered) {
+		/* Once per thread, not per free: the key's value only has to be non-NULL for the destructor. */
+		pthread_once(&spare_once, spare_init);
+		pthread_setspecific(spare_key, &spare_once);
+		spare_registered = 1;
+	}
 	spare[kind] = obj;
 }
 
