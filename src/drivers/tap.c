@@ -120,10 +120,31 @@ static uint32_t tap_rx_size(const struct net_device *dev)
 }
 
 /*
- * NAPI poll: reads frames until budget or EAGAIN. A frame filling the whole
- * buffer was longer than the MTU allows (read() truncated it): dropped with
- * PKT_TOO_BIG. Runts go up; the core drops them as MAC_TRUNCATED.
+ * Reads one plain frame into skb. A frame filling the whole buffer was
+ * longer than the MTU allows (read() truncated it): dropped with
+ * PKT_TOO_BIG. Runts go up; the core drops them as MAC_TRUNCATED. Returns
+ * the skb to hand up, or NULL (nothing read: *n <= 0, skb kept as the
+ * spare; or dropped).
  */
+static struct sk_buff *tap_read_plain(struct net_device *dev, struct tap_priv *tp, struct sk_buff *skb, ssize_t *n)
+{
+	uint32_t size = tap_rx_size(dev);
+	*n = read(tp->fd, skb_tail_pointer(skb), size);
+	if (*n <= 0) {
+		tp->spare = skb;
+		return NULL;
+	}
+	skb_put(skb, (uint32_t)*n);
+	skb->dev = dev;
+	if ((uint32_t)*n >= size) {
+		dev->stats.rx_errors++;
+		dev->stats.rx_dropped++;
+		kfree_skb_reason(skb, NP_DROP_PKT_TOO_BIG);
+		return NULL;
+	}
+	return skb;
+}
+
 /*
  * Reads one [virtio_net_hdr][frame] into skb, a super-packet buffer
  * (NP_SKB_BIG_BUF, from the stack's cache), so a 64 KiB frame lands in
@@ -177,59 +198,30 @@ drop:
 	return NULL;
 }
 
+/* NAPI poll: reads frames until budget or EAGAIN, each into the spare skb or a fresh one. */
 static int tap_poll(struct napi_struct *napi, int budget)
 {
 	struct net_device *dev = napi->dev;
 	struct tap_priv *tp = dev->priv;
-	uint32_t size = tap_rx_size(dev);
+	/* A vnet TAP may hand a 64 KiB super-frame; a plain one an MTU-sized frame. */
+	uint32_t bufsize = tp->vnet_hdr ? TAP_GSO_FRAME_MAX : tap_rx_size(dev);
 	int work = 0;
-
-	if (tp->vnet_hdr) {
-		while (work < budget) {
-			struct sk_buff *skb = tp->spare;
-			tp->spare = NULL;
-			if (skb && skb_tailroom(skb) < TAP_GSO_FRAME_MAX) {
-				consume_skb(skb);
-				skb = NULL;
-			}
-			if (!skb && !(skb = alloc_skb(dev->stack, TAP_GSO_FRAME_MAX))) {
-				dev->stats.rx_dropped++;
-				break;
-			}
-			ssize_t n;
-			struct sk_buff *got = tap_read_vnet(dev, tp, skb, &n);
-			if (n <= 0) {
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-					dev->stats.rx_errors++;
-				break;
-			}
-			work++;
-			if (got)
-				napi_gro_receive(napi, got);
-		}
-		return work;
-	}
 
 	while (work < budget) {
 		struct sk_buff *skb = tp->spare;
 		tp->spare = NULL;
-		if (skb && skb_tailroom(skb) < size) {
+		if (skb && skb_tailroom(skb) < bufsize) {
 			consume_skb(skb);   /* the MTU grew since it was allocated */
 			skb = NULL;
 		}
-		if (!skb) {
-			skb = alloc_skb(dev->stack, size);
-			if (!skb) {
-				/* Leave the frame in the kernel's queue; the next poll retries. */
-				dev->stats.rx_dropped++;
-				break;
-			}
+		if (!skb && !(skb = alloc_skb(dev->stack, bufsize))) {
+			/* Leave the frame in the kernel's queue; the next poll retries. */
+			dev->stats.rx_dropped++;
+			break;
 		}
-		ssize_t n = read(tp->fd, skb_tail_pointer(skb), size);
+		ssize_t n;
+		struct sk_buff *got = tp->vnet_hdr ? tap_read_vnet(dev, tp, skb, &n) : tap_read_plain(dev, tp, skb, &n);
 		if (n <= 0) {
-			tp->spare = skb;
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
@@ -237,15 +229,8 @@ static int tap_poll(struct napi_struct *napi, int budget)
 			break;
 		}
 		work++;
-		skb_put(skb, (uint32_t)n);
-		skb->dev = dev;
-		if ((uint32_t)n >= size) {
-			dev->stats.rx_errors++;
-			dev->stats.rx_dropped++;
-			kfree_skb_reason(skb, NP_DROP_PKT_TOO_BIG);
-			continue;
-		}
-		napi_gro_receive(napi, skb);
+		if (got)
+			napi_gro_receive(napi, got);
 	}
 	return work;
 }
