@@ -131,6 +131,20 @@ static void skb_data_release(struct np_stack *s, struct sk_buff *skb)
 	}
 }
 
+/* Points a fresh head at buf (its shared info at buf + end), one data reference, empty. */
+static void skb_attach_data(struct np_stack *s, struct sk_buff *skb, unsigned char *buf, uint32_t end)
+{
+	skb->head = skb->data = buf;
+	skb->tail = 0;
+	skb->end = end;
+	struct skb_shared_info *sh = skb_shinfo(skb);
+	memset(sh, 0, sizeof(*sh));
+	sh->dataref = 1;
+	sh->bufsize = end;
+	/* Stamped lazily: the round's time, or netif_receive_skb stamps it (Linux's net_timestamp_check). */
+	skb->tstamp = np_stack_round_now(s);
+}
+
 static struct sk_buff *alloc_skb_raw(struct np_stack *s, uint32_t size)
 {
 	struct sk_buff *skb = skb_head_alloc(s);
@@ -143,17 +157,9 @@ static struct sk_buff *alloc_skb_raw(struct np_stack *s, uint32_t size)
 		skb_head_free(skb);
 		return NULL;
 	}
-	skb->head = skb->data = buf;
-	skb->tail = 0;
-	skb->end = bufsize;
-	struct skb_shared_info *sh = skb_shinfo(skb);
-	memset(sh, 0, sizeof(*sh));
-	sh->dataref = 1;
-	sh->bufsize = bufsize;
-	sh->cached = (uint8_t)cached;
+	skb_attach_data(s, skb, buf, bufsize);
+	skb_shinfo(skb)->cached = (uint8_t)cached;
 	skb->from_cache = (uint8_t)cached;
-	/* Stamped lazily: the round's time, or netif_receive_skb stamps it (Linux's net_timestamp_check). */
-	skb->tstamp = np_stack_round_now(s);
 	return skb;
 }
 
@@ -231,14 +237,7 @@ struct sk_buff *build_skb(struct np_stack *s, unsigned char *buf, uint32_t end)
 	struct sk_buff *skb = skb_head_alloc(s);
 	if (!skb)
 		return NULL;
-	skb->head = skb->data = buf;
-	skb->tail = 0;
-	skb->end = end;
-	struct skb_shared_info *sh = skb_shinfo(skb);
-	memset(sh, 0, sizeof(*sh));
-	sh->dataref = 1;
-	sh->bufsize = end;
-	skb->tstamp = np_stack_round_now(s);
+	skb_attach_data(s, skb, buf, end);
 	return skb;
 }
 

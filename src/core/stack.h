@@ -143,9 +143,9 @@ struct np_stack {
 	struct sk_buff *skb_free;
 	unsigned char *buf_free;
 	uint32_t skb_free_count, buf_free_count;
-
 	unsigned char *big_free;               /* freed NP_SKB_BIG_BUF buffers, linked through their first bytes */
 	uint32_t big_free_count;
+
 	/* observability */
 	uint64_t mib[NP_MIB_MAX];
 	uint64_t drops[NP_DROP_MAX];
