@@ -146,21 +146,6 @@ static int ip_early_demux(struct np_stack *s, struct sk_buff *skb, const struct 
 	return ipprot && ipprot->early_demux ? ipprot->early_demux(skb) : 0;
 }
 
-/*
- * The input route of a datagram to one of our addresses, exactly as
- * ip_route_input fills it for RTN_LOCAL: the cached route needs nothing
- * else, because its device and the routing generation are unchanged since
- * ip_route_input last said "local" for this socket's addresses.
- */
-static void ip_rt_local_input(struct rtable *rt, struct net_device *dev, uint32_t daddr)
-{
-	memset(rt, 0, sizeof(*rt));
-	rt->rt_type = RTN_LOCAL;
-	rt->dev = dev;
-	rt->rt_src = daddr;
-	rt->rt_mtu = dev->mtu;
-}
-
 /* Consumes skb: routes it and hands it to local delivery (or the forwarding seam). */
 static int ip_rcv_finish(struct np_stack *s, struct sk_buff *skb)
 {
@@ -170,7 +155,11 @@ static int ip_rcv_finish(struct np_stack *s, struct sk_buff *skb)
 
 	trace_stage(skb, "ip_rcv_finish");
 	if (ip_early_demux(s, skb, cb)) {
-		ip_rt_local_input(&skb->rt, skb->dev, cb->daddr);
+		/*
+		 * The cached route needs nothing but this: its device and the routing
+		 * generation are unchanged since ip_route_input said "local" for it.
+		 */
+		ip_route_input_local(&skb->rt, skb->dev, cb->daddr);
 		skb->rt_valid = 1;
 		return ip_local_deliver(s, skb);
 	}

@@ -626,6 +626,15 @@ static uint32_t route_select_src(const struct np_stack *s, const struct net_devi
 	return d ? d->ifa[0].ifa_local : 0;
 }
 
+void ip_route_input_local(struct rtable *rt, struct net_device *dev, uint32_t daddr)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->dev = dev;
+	rt->rt_mtu = dev->mtu;
+	rt->rt_type = RTN_LOCAL;
+	rt->rt_src = daddr;
+}
+
 int ip_route_input(struct np_stack *s, uint32_t daddr, uint32_t saddr, uint8_t tos, struct net_device *dev,
 		   struct rtable *rt)
 {
@@ -673,8 +682,7 @@ int ip_route_input(struct np_stack *s, uint32_t daddr, uint32_t saddr, uint8_t t
 	r = ft ? fib_tbl_lookup(&ft->local, ft->seed, daddr, NULL) : NULL;
 	if (r && r->type == RTN_LOCAL) {
 		/* Weak host model (RFC 1122 3.3.4.2): any of our addresses on any device. */
-		rt->rt_type = RTN_LOCAL;
-		rt->rt_src = daddr;
+		ip_route_input_local(rt, dev, daddr);
 		return 0;
 	}
 	if (r && r->type == RTN_BROADCAST) {

@@ -45,6 +45,12 @@ const struct fib_route *fib_lookup(const struct np_stack *s, uint32_t daddr);
 void fib_print(const struct np_stack *s, FILE *out);
 
 /*
+ * The input route of a packet to our address daddr arriving on dev
+ * (RTN_LOCAL), as ip_route_input fills it; early demux uses it for a
+ * socket's cached route, so both always agree.
+ */
+void ip_route_input_local(struct rtable *rt, struct net_device *dev, uint32_t daddr);
+/*
  * Route for a received packet to daddr from saddr on dev: fills rt and
  * returns 0, or returns a negative drop reason (-NP_DROP_IP_INVALID_SOURCE
  * for martians, -NP_DROP_IP_INADDRERRORS when not ours and not forwarding,
