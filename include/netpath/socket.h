@@ -54,8 +54,7 @@ ssize_t np_sendmsg(int fd, const struct msghdr *msg, int flags);
 ssize_t np_recvmsg(int fd, struct msghdr *msg, int flags);
 /*
  * Linux's sendmmsg(2)/recvmmsg(2) (struct mmsghdr needs _GNU_SOURCE):
- * several messages under one hold of the stack, so a batching device (a TAP
- * opened with NP_TAP_IO_URING) hands the whole batch to the kernel at once.
+ * several messages under one descriptor lookup and one hold of the stack.
  * They return how many messages went (msg_len set for each); an error ends
  * the batch and is returned only when no message went, as Linux does (an
  * error after the first received message is kept as the socket's pending

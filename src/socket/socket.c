@@ -492,23 +492,29 @@ int np_fcntl(int fd, int cmd, ...)
 	return ret_err(rc);
 }
 
+/* Sums a message's iovec into *len: 0, or a negative errno for a vector the msg calls refuse. */
+static int msg_iov_len(const struct msghdr *msg, size_t *len)
+{
+	if (!msg || (msg->msg_iovlen && !msg->msg_iov))
+		return -EFAULT;
+	if (msg->msg_iovlen > 1024)
+		return -EMSGSIZE;   /* UIO_MAXIOV */
+	*len = 0;
+	for (size_t i = 0; i < (size_t)msg->msg_iovlen; i++)
+		*len += msg->msg_iov[i].iov_len;
+	return 0;
+}
+
 ssize_t np_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct sock *sk;
 	struct socket *so = sockfd_lookup_lock(fd, &sk);
 	if (!so)
 		return -1;
-	ssize_t rc;
-	size_t len = 0;
-	if (!msg || (msg->msg_iovlen && !msg->msg_iov)) {
-		rc = -EFAULT;
-	} else if (msg->msg_iovlen > 1024) {
-		rc = -EMSGSIZE;   /* UIO_MAXIOV */
-	} else {
-		for (size_t i = 0; i < (size_t)msg->msg_iovlen; i++)
-			len += msg->msg_iov[i].iov_len;
+	size_t len;
+	ssize_t rc = msg_iov_len(msg, &len);
+	if (rc == 0)
 		rc = so->ops->sendmsg(so, msg, len, flags);
-	}
 	sockfd_unlock_put(so, sk);
 	return ret_err_ssize(rc);
 }
@@ -519,33 +525,14 @@ ssize_t np_recvmsg(int fd, struct msghdr *msg, int flags)
 	struct socket *so = sockfd_lookup_lock(fd, &sk);
 	if (!so)
 		return -1;
-	ssize_t rc;
-	size_t len = 0;
-	if (!msg || (msg->msg_iovlen && !msg->msg_iov)) {
-		rc = -EFAULT;
-	} else if (msg->msg_iovlen > 1024) {
-		rc = -EMSGSIZE;
-	} else {
-		for (size_t i = 0; i < (size_t)msg->msg_iovlen; i++)
-			len += msg->msg_iov[i].iov_len;
+	size_t len;
+	ssize_t rc = msg_iov_len(msg, &len);
+	if (rc == 0) {
 		msg->msg_flags = 0;
 		rc = so->ops->recvmsg(so, msg, len, flags);
 	}
 	sockfd_unlock_put(so, sk);
 	return ret_err_ssize(rc);
-}
-
-/* Sum of a message's iovec, or a negative errno for a vector np_sendmsg would refuse. */
-static ssize_t msg_iov_len(const struct msghdr *msg)
-{
-	if (!msg || (msg->msg_iovlen && !msg->msg_iov))
-		return -EFAULT;
-	if (msg->msg_iovlen > 1024)
-		return -EMSGSIZE;   /* UIO_MAXIOV */
-	size_t len = 0;
-	for (size_t i = 0; i < (size_t)msg->msg_iovlen; i++)
-		len += msg->msg_iov[i].iov_len;
-	return (ssize_t)len;
 }
 
 int np_sendmmsg(int fd, struct mmsghdr *msgvec, unsigned int vlen, int flags)
@@ -558,12 +545,13 @@ int np_sendmmsg(int fd, struct mmsghdr *msgvec, unsigned int vlen, int flags)
 		vlen = 1024;   /* UIO_MAXIOV, as Linux caps it */
 	ssize_t rc = (vlen && !msgvec) ? -EFAULT : 0;
 	unsigned int n = 0;
-	/* One stack hold for the batch: a batching driver rings its doorbell once, at the unlock. */
+	/* One descriptor lookup and one stack hold for the whole batch. */
 	while (rc >= 0 && n < vlen) {
-		rc = msg_iov_len(&msgvec[n].msg_hdr);
+		size_t len;
+		rc = msg_iov_len(&msgvec[n].msg_hdr, &len);
 		if (rc < 0)
 			break;
-		rc = so->ops->sendmsg(so, &msgvec[n].msg_hdr, (size_t)rc, flags);
+		rc = so->ops->sendmsg(so, &msgvec[n].msg_hdr, len, flags);
 		if (rc < 0)
 			break;
 		msgvec[n++].msg_len = (unsigned int)rc;
@@ -600,11 +588,12 @@ int np_recvmmsg(int fd, struct mmsghdr *msgvec, unsigned int vlen, int flags, st
 	unsigned int n = 0;
 	while (rc >= 0 && n < vlen) {
 		struct msghdr *m = &msgvec[n].msg_hdr;
-		rc = msg_iov_len(m);
+		size_t len;
+		rc = msg_iov_len(m, &len);
 		if (rc < 0)
 			break;
 		m->msg_flags = 0;
-		rc = so->ops->recvmsg(so, m, (size_t)rc, flags);
+		rc = so->ops->recvmsg(so, m, len, flags);
 		if (rc < 0)
 			break;
 		msgvec[n++].msg_len = (unsigned int)rc;
