@@ -11,10 +11,12 @@
 #ifndef NP_TESTS_CABLE_PAIR_H
 #define NP_TESTS_CABLE_PAIR_H
 
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "netpath/netpath.h"
+#include "netpath/socket.h"
 
 #define TN_MS 1000000ull
 #define TN_T0 (1000 * TN_MS)
@@ -104,6 +106,16 @@ static inline void tnet_sim_next(struct tnet *n, uint64_t max_ms)
 		t = n->now + 1000;
 	n->now = t;
 	np_sim_run(n->s, 2, n->clk, n->now);
+}
+
+/* The local port (host order) of socket fd; aborts if it cannot be read (a broken bench). */
+static inline uint16_t tnet_local_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	if (np_getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		abort();
+	return ntohs(a.sin_port);
 }
 
 #endif

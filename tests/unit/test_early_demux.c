@@ -656,14 +656,6 @@ static int demux_probe(struct np_stack *s, struct net_device *dev, uint8_t proto
 	return r;
 }
 
-static uint16_t local_port(int fd)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	assert_int_equal(np_getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	return ntohs(a.sin_port);
-}
-
 static void test_fall_through(void **state)
 {
 	(void)state;
@@ -730,7 +722,7 @@ static void test_fall_through(void **state)
 	assert_int_equal(demux_probe(sb, db, IPPROTO_TCP, A, 40000, B, 8000, PACKET_HOST, &sk), 0);
 	assert_null(sk);
 	int tb = tn_accept_ok(e->n, l);
-	uint16_t cport = local_port(ta);
+	uint16_t cport = tnet_local_port(ta);
 	tcp_ping(e, ta, tb, 500);
 	assert_int_equal(demux_probe(sb, db, IPPROTO_TCP, A, cport, B, 8000, PACKET_HOST, &sk), 1);
 	assert_non_null(sk);

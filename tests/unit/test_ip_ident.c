@@ -190,14 +190,6 @@ static int read_ids(const char *path, const char *src, struct wire_id *w, int ma
 	return n;
 }
 
-static uint16_t port_of(int fd)
-{
-	struct sockaddr_in a;
-	socklen_t l = sizeof(a);
-	assert_int_equal(np_getsockname(fd, (struct sockaddr *)&a, &l), 0);
-	return ntohs(a.sin_port);
-}
-
 static void test_ids_on_the_wire(void **state)
 {
 	(void)state;
@@ -267,7 +259,7 @@ static void test_ids_on_the_wire(void **state)
 		}
 	}
 	assert_int_equal(rst, 1);
-	uint16_t pt = port_of(cli);
+	uint16_t pt = tnet_local_port(cli);
 	int nt = 0;
 	uint16_t t0 = 0;
 	for (int i = 0; i < k; i++) {
@@ -279,7 +271,7 @@ static void test_ids_on_the_wire(void **state)
 		nt++;
 	}
 	assert_true(nt >= 5);   /* SYN, the handshake's ACK, three data segments (and any ACK) */
-	uint16_t pc = port_of(conn), pw = port_of(want), pd = port_of(dofd);
+	uint16_t pc = tnet_local_port(conn), pw = tnet_local_port(want), pd = tnet_local_port(dofd);
 	int nc = 0, nw = 0, nd = 0;
 	uint16_t c0 = 0, w0 = 0;
 	for (int i = 0; i < k; i++) {
