@@ -5,6 +5,14 @@
 fail() { echo "FAIL: $NAME: $*" >&2; exit 1; }
 ok() { CHECKS=$((CHECKS + 1)); echo "ok   - $*"; }
 bad() { CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1)); echo "FAIL - $*"; }
+# At exit: $TMP stays (and says where) when a check failed or KEEP_TMP=1, else it goes.
+keep_or_remove_tmp() {
+	if [ "$FAILURES" -ne 0 ] || [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "logs kept in $TMP" >&2
+	else
+		rm -rf "$TMP"
+	fi
+}
 expect() { if [ "$2" = "$3" ]; then ok "$1 ($2)"; else bad "$1: got '$2', expected '$3'"; fi; }
 at_least() { if [ "$2" -ge "$3" ] 2>/dev/null; then ok "$1 ($2 >= $3)"; else bad "$1: got '$2', expected >= $3"; fi; }
 # stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL; returns the process's exit status.

@@ -46,11 +46,7 @@ FAILURES=0
 cleanup() {
 	stop_pid "$NP_PID" >/dev/null 2>&1
 	stop_pid "$HTTP_PID" >/dev/null 2>&1
-	if [ "$FAILURES" -ne 0 ] || [ "${KEEP_TMP:-0}" = 1 ]; then
-		echo "logs kept in $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
+	keep_or_remove_tmp
 }
 trap cleanup EXIT
 trap 'echo "interrupted" >&2; exit 1' INT TERM

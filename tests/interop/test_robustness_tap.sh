@@ -36,11 +36,7 @@ CHECKS=0
 FAILURES=0
 cleanup() {
 	ip netns del "$NS" 2>/dev/null
-	if [ "$FAILURES" -ne 0 ] || [ "${KEEP_TMP:-0}" = 1 ]; then
-		echo "logs kept in $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
+	keep_or_remove_tmp
 }
 trap cleanup EXIT
 trap 'echo "interrupted" >&2; exit 1' INT TERM
