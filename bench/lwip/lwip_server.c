@@ -70,7 +70,9 @@
 #define RX_SIZE (1500 + ETH_HDR + 4 + 1)   /* MTU + header + a VLAN tag + one byte to see a too-long frame */
 #define RX_BUDGET 64                       /* frames per wake-up before timers get a turn */
 
-static volatile sig_atomic_t stopping;
+#define BENCH_PROG "lwip_server"
+#include "../bench_util.h"
+
 static int tap_fd = -1;
 static unsigned long packets, bytes, tcp_bytes, tx_errors, rx_too_big;   /* packets: UDP datagrams */
 static unsigned long echo_size = 64;
@@ -79,39 +81,6 @@ static int sink;   /* --mode stream-recv */
 static double sink_warmup = 0.3, sink_duration = 2.0;
 static double t_first, t_win, t_last, cpu_win = -1;
 static unsigned long long win_bytes;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "lwip_server: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* User + system CPU seconds of this process. */
-static double cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 /* ---- the TAP glue: lwIP's netif on a Linux TAP ---------------------------------- */
 
