@@ -343,6 +343,30 @@ static inline int tn_accept_ok(struct tnet *n, int lfd)
 		fail_msg("no connection to accept: %s", strerror(errno));
 	return fd;
 }
+
+/*
+ * For cmocka tests: the same fault spec on both ends' transmit side (NULL:
+ * none), each injector seeded seed * 10 + end so the directions differ.
+ */
+static inline void tn_faults_ok(struct tnet *n, const char *faults, uint64_t seed)
+{
+	for (int i = 0; i < 2 && faults; i++) {
+		char spec[160];
+		snprintf(spec, sizeof(spec), "%s,seed=%llu", faults, (unsigned long long)(seed * 10 + (uint64_t)i));
+		const char *errpos = NULL;
+		assert_int_equal(np_dev_set_faults(n->d[i], NP_TX, spec, &errpos), 0);
+	}
+}
+
+/* For cmocka tests: A connects to B's port; *c the client, *s the accepted end; returns the listener. */
+static inline int tn_pair_ok(struct tnet *n, uint16_t port, int *c, int *s)
+{
+	int lfd = tn_listen(n, 1, TN_B_IP, port, 8);
+	*c = tn_connect(n, 0, TN_B_IP, port);
+	assert_true(lfd >= 0 && *c >= 0);
+	*s = tn_accept_ok(n, lfd);
+	return lfd;
+}
 #endif
 
 #endif

@@ -18,19 +18,11 @@
 static void run(uint64_t seed, uint64_t bytes, const int offload[2], const char *faults, struct np_dev_stats st[2])
 {
 	struct tnet *n = tnet_new(seed);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		assert_int_equal(np_dev_set_offload(n->d[i], offload[i]), offload[i]);
-		if (faults) {
-			char spec[160];
-			snprintf(spec, sizeof(spec), "%s,seed=%llu", faults, (unsigned long long)(seed * 10 + (uint64_t)i));
-			const char *errpos = NULL;
-			assert_int_equal(np_dev_set_faults(n->d[i], NP_TX, spec, &errpos), 0);
-		}
-	}
-	int lfd = tn_listen(n, 1, TN_B_IP, 5001, 8);
-	int c = tn_connect(n, 0, TN_B_IP, 5001);
-	assert_true(lfd >= 0 && c >= 0);
-	int s = tn_accept_ok(n, lfd);
+	tn_faults_ok(n, faults, seed);
+	int c, s;
+	int lfd = tn_pair_ok(n, 5001, &c, &s);
 
 	tn_transfer_ok(n, c, s, bytes, seed, 0);
 	assert_int_equal(np_stack_mib(n->s[0], NP_MIB_TcpEstabResets) + np_stack_mib(n->s[1], NP_MIB_TcpEstabResets), 0);

@@ -104,16 +104,9 @@ static void test_basic_exchange(void **state)
 static void run_bulk(uint64_t seed, uint64_t bytes, const char *faults)
 {
 	struct tnet *n = tnet_new(seed);
-	char spec[160];
-	for (int i = 0; i < 2 && faults; i++) {
-		snprintf(spec, sizeof(spec), "%s,seed=%llu", faults, (unsigned long long)(seed * 10 + (uint64_t)i));
-		const char *errpos = NULL;
-		assert_int_equal(np_dev_set_faults(n->d[i], NP_TX, spec, &errpos), 0);
-	}
-	int lfd = tn_listen(n, 1, TN_B_IP, 5001, 8);
-	int c = tn_connect(n, 0, TN_B_IP, 5001);
-	assert_true(lfd >= 0 && c >= 0);
-	int s = tn_accept_ok(n, lfd);
+	tn_faults_ok(n, faults, seed);
+	int c, s;
+	int lfd = tn_pair_ok(n, 5001, &c, &s);
 	uint64_t ms = tn_transfer_ok(n, c, s, bytes, seed, 16384);
 	uint64_t resets = np_stack_mib(n->s[0], NP_MIB_TcpEstabResets) + np_stack_mib(n->s[1], NP_MIB_TcpEstabResets);
 	assert_int_equal(resets, 0);
