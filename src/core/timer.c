@@ -76,8 +76,21 @@ static void heap_remove(struct np_stack *s, struct np_timer *t)
 int mod_timer(struct np_stack *s, struct np_timer *t, uint64_t expires)
 {
 	if (timer_pending(t)) {
-		heap_remove(s, t);
-	} else if (s->timer_count == s->timer_cap) {
+		/*
+		 * Re-key in place: removing first would move the last slot into the
+		 * hole and sift it, writing the heap index of timers in cold sockets.
+		 */
+		size_t i = t->heap_idx - 1;
+		uint64_t old = t->expires;
+		t->expires = expires;
+		s->timer_heap[i].expires = expires;
+		if (expires < old)
+			sift_up(s, i);
+		else if (expires > old)
+			sift_down(s, i);
+		goto armed;
+	}
+	if (s->timer_count == s->timer_cap) {
 		size_t cap = s->timer_cap ? s->timer_cap * 2 : 64;
 		struct timer_slot *h = realloc(s->timer_heap, cap * sizeof(*h));
 		if (!h)
@@ -89,6 +102,7 @@ int mod_timer(struct np_stack *s, struct np_timer *t, uint64_t expires)
 	s->timer_heap[s->timer_count] = (struct timer_slot){ .expires = expires, .t = t };
 	t->heap_idx = ++s->timer_count;
 	sift_up(s, s->timer_count - 1);
+armed:
 	/*
 	 * An application thread armed the earliest timer while the stack's loop
 	 * sleeps on the old deadline: wake it so it sleeps on the new one.
