@@ -52,4 +52,4 @@ NP_TEST_PACKAGES=(iproute2 iputils-ping iputils-arping tshark socat netcat-openb
 NP_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 # Tests in which several threads drive stacks and sockets; test.sh runs them under ThreadSanitizer.
-NP_THREADED_TESTS='^(test_socket_threads|test_cable_ping|test_udp_sockets|test_tcp_threads|test_event_loop)$'
+NP_THREADED_TESTS='^(test_socket_threads|test_cable_ping|test_udp_sockets|test_tcp_threads|test_event_loop|test_busy_poll)$'

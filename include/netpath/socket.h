@@ -21,6 +21,19 @@
  * stack runs in its own thread (np_stack_start) or is driven by
  * np_stack_poll from one thread. Blocking calls sleep on the socket's wait
  * queue and are woken by sk_data_ready / sk_write_space.
+ *
+ * Busy polling, as Linux's SO_BUSY_POLL and SO_PREFER_BUSY_POLL: with
+ * SO_BUSY_POLL (µs, up to 2,047; net.core.busy_read sets the default) a
+ * blocking call first runs the stack's softirq rounds from the calling
+ * thread for that long. With SO_PREFER_BUSY_POLL, while the stack runs in
+ * its own thread, the blocked thread then sleeps on the stack's devices
+ * itself and processes what arrives, and the stack thread steps aside: one
+ * thread wake-up per arrival instead of two. The stack thread takes the
+ * devices back once that thread has been away from them for
+ * net.core.busy_poll_handback_us (1,000 by default; Linux's role for it is
+ * gro_flush_timeout): meanwhile other sockets' packets and timers wait.
+ * One thread at a time has the devices; others sleep on their queues.
+ * Accepted connections inherit both options from the listener.
  */
 #ifndef NETPATH_SOCKET_H
 #define NETPATH_SOCKET_H

@@ -88,6 +88,12 @@ struct np_stack *np_stack_create(const struct np_stack_config *cfg)
 	}
 	sysctl_defaults(&s->sysctl);
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->busy_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->busy_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	s->poll_tail = &s->poll_list;
 	skb_cache_init(s);
 	backlog_init(s);
@@ -142,6 +148,8 @@ void np_stack_destroy(struct np_stack *s)
 	if (s->wakefd >= 0)
 		close(s->wakefd);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->busy_cond);
+	pthread_mutex_destroy(&s->busy_mu);
 	free(s);
 }
 
@@ -316,10 +324,207 @@ void np_stack_wake(struct np_stack *s)
 	(void)n;
 }
 
+/*
+ * The loop's sleep on epfd (ksoftirqd's schedule()): until a device fd is
+ * readable, the wake-up fd is written, the earliest timer or deadline (stack
+ * clock) is due, or cap_ms passed (-1: no cap); then the ready devices' NAPI
+ * is scheduled. Returns epoll_wait's result, or STACK_WAIT_DEADLINE without
+ * sleeping once the deadline has passed.
+ */
+#define STACK_WAIT_DEADLINE (-2)
+static int stack_wait(struct np_stack *s, uint64_t deadline, int cap_ms)
+{
+	np_stack_lock(s);
+	uint64_t now = np_stack_now(s);
+	uint64_t wake = timers_next(s);
+	if (deadline < wake)
+		wake = deadline;
+	int wait_ms;
+	if (s->poll_list || atomic_load(&s->irq_pending))
+		wait_ms = 0;
+	else if (s->tx_sched_count)
+		wait_ms = 1;  /* a busy driver: retry the qdisc soon */
+	else if (wake == UINT64_MAX)
+		wait_ms = -1;
+	else
+		wait_ms = wake <= now ? 0 : (int)((wake - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
+	np_stack_unlock(s);
+	if (now >= deadline)
+		return STACK_WAIT_DEADLINE;
+	if (cap_ms >= 0 && (wait_ms < 0 || wait_ms > cap_ms))
+		wait_ms = cap_ms;
+	struct epoll_event evs[16];
+	int n = epoll_wait(s->epfd, evs, 16, wait_ms);
+	if (n <= 0)
+		return n;
+	np_stack_lock(s);
+	for (int i = 0; i < n; i++) {
+		struct net_device *dev = evs[i].data.ptr;
+		if (dev)
+			napi_schedule(&dev->napi);
+		else
+			drain_wakefd(s);
+	}
+	np_stack_unlock(s);
+	return n;
+}
+
+/* Wakes the loop thread where it sleeps while an application thread has the devices. */
+static void busy_kick(struct np_stack *s)
+{
+	pthread_mutex_lock(&s->busy_mu);
+	s->busy_kicked = 1;
+	pthread_cond_signal(&s->busy_cond);
+	pthread_mutex_unlock(&s->busy_mu);
+}
+
 void np_stack_stop(struct np_stack *s)
 {
 	atomic_store(&s->stop, 1);
 	np_stack_wake(s);
+	busy_kick(s);
+}
+
+/* ---- busy polling (Linux's net/core/dev.c napi_busy_loop, SO_PREFER_BUSY_POLL) ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* While the owner sleeps on the devices untouched, the loop looks at most this seldom. */
+#define BUSY_CHECK_MAX_NS (50 * NSEC_PER_MSEC)
+
+/*
+ * The loop thread while an application thread has the devices (Linux keeps
+ * the device interrupt masked while a busy poller keeps coming back): it
+ * sleeps, and takes the devices back once the owner has been away from them
+ * for the hand-back time. Returns when they are the loop's again, or on stop.
+ */
+static void busy_step_aside(struct np_stack *s)
+{
+	uint64_t handback = (uint64_t)s->sysctl.busy_poll_handback_us * NSEC_PER_USEC;
+	uint64_t interval = handback;
+	unsigned seq = atomic_load(&s->busy_seq);
+	while (!atomic_load(&s->stop)) {
+		int st = atomic_load(&s->busy_state);
+		if (st == BUSY_NONE)
+			return;
+		uint64_t now = mono_ns(), until;
+		if (st == BUSY_AWAY) {
+			uint64_t since = atomic_load(&s->busy_away_since);
+			if ((int64_t)(now - since) >= (int64_t)handback) {
+				int away = BUSY_AWAY;
+				if (atomic_compare_exchange_strong(&s->busy_state, &away, BUSY_NONE)) {
+					atomic_fetch_add(&s->busy_handbacks, 1);
+					return;
+				}
+				continue;
+			}
+			interval = handback;
+			until = since + handback;
+		} else {
+			/* An owner asleep on the devices since the last look: look less often (an idle reader costs nothing). */
+			unsigned q = atomic_load(&s->busy_seq);
+			if (q == seq && st == BUSY_POLLING)
+				interval = interval * 2 > BUSY_CHECK_MAX_NS ? BUSY_CHECK_MAX_NS : interval * 2;
+			else
+				interval = handback;
+			seq = q;
+			until = now + interval;
+		}
+		atomic_store(&s->busy_check_ns, interval);
+		struct timespec ts = { .tv_sec = (time_t)(until / NSEC_PER_SEC), .tv_nsec = (long)(until % NSEC_PER_SEC) };
+		pthread_mutex_lock(&s->busy_mu);
+		if (!s->busy_kicked)
+			pthread_cond_timedwait(&s->busy_cond, &s->busy_mu, &ts);
+		s->busy_kicked = 0;
+		pthread_mutex_unlock(&s->busy_mu);
+	}
+}
+
+/* The calling thread takes the devices: it had them last, or the loop has them. */
+static int busy_take(struct np_stack *s)
+{
+	int st = BUSY_AWAY;
+	if (pthread_equal(atomic_load(&s->busy_owner), pthread_self()) &&
+	    atomic_compare_exchange_strong(&s->busy_state, &st, BUSY_ACTIVE))
+		return 1;
+	st = BUSY_NONE;
+	if (!atomic_compare_exchange_strong(&s->busy_state, &st, BUSY_ACTIVE))
+		return 0;   /* another thread has them */
+	atomic_store(&s->busy_owner, pthread_self());
+	atomic_fetch_add(&s->busy_takes, 1);
+	np_stack_wake(s);   /* the loop may sleep on epfd: it should step aside, not take our events */
+	return 1;
+}
+
+/* The owner goes back to its caller; the devices stay its own until the hand-back time passes. */
+static void busy_leave(struct np_stack *s)
+{
+	atomic_store(&s->busy_away_since, mono_ns());
+	atomic_fetch_add(&s->busy_seq, 1);
+	atomic_store(&s->busy_state, BUSY_AWAY);
+	/* The loop stopped looking often while we slept: tell it we left. */
+	if (atomic_load(&s->busy_check_ns) > (uint64_t)s->sysctl.busy_poll_handback_us * NSEC_PER_USEC)
+		busy_kick(s);
+}
+
+static int entry_woken(struct wait_queue_entry *e)
+{
+	pthread_mutex_lock(e->mu);
+	int w = *e->woken;
+	pthread_mutex_unlock(e->mu);
+	return w;
+}
+
+static void entry_set_busy(struct wait_queue_entry *e, struct np_stack *s)
+{
+	pthread_mutex_lock(e->mu);
+	e->busy = s;
+	e->thread = pthread_self();
+	pthread_mutex_unlock(e->mu);
+}
+
+int napi_busy_loop(struct np_stack *s, struct wait_queue_entry *e, uint64_t deadline_ns, unsigned spin_us, int prefer)
+{
+	/* SO_BUSY_POLL / net.core.busy_read: softirq rounds from this thread, no sleeping, for spin_us. */
+	if (spin_us) {
+		uint64_t end = mono_ns() + (uint64_t)spin_us * NSEC_PER_USEC;
+		do {
+			stack_poll(s, 1);
+			if (entry_woken(e))
+				return 1;
+		} while (mono_ns() < end);
+	}
+	if (!prefer || !atomic_load(&s->in_run) || !busy_take(s))
+		return 0;
+	entry_set_busy(e, s);
+	int rc = 0;
+	for (;;) {
+		if (entry_woken(e)) {
+			rc = 1;
+			break;
+		}
+		if (!atomic_load(&s->in_run) || atomic_load(&s->stop))
+			break;   /* no loop thread to step aside for: sleep on the queue as usual */
+		/* np_stack_run's sleep, on this thread; now and then it looks whether the loop still runs. */
+		atomic_store(&s->busy_state, BUSY_POLLING);
+		int n = stack_wait(s, deadline_ns ? deadline_ns : UINT64_MAX, 1000);
+		atomic_store(&s->busy_state, BUSY_ACTIVE);
+		if (n == STACK_WAIT_DEADLINE) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		for (int rounds = 0; rounds < 64 && stack_poll(s, 0) > 0; rounds++)
+			;
+		atomic_fetch_add_explicit(&s->busy_rounds, 1, memory_order_relaxed);
+	}
+	entry_set_busy(e, NULL);
+	busy_leave(s);
+	return rc;
 }
 
 int np_stack_run(struct np_stack *s, int timeout_ms)
@@ -332,43 +537,22 @@ int np_stack_run(struct np_stack *s, int timeout_ms)
 	atomic_store(&s->wake_armed, 1);   /* this loop sleeps on epfd from here on */
 	np_stack_unlock(s);
 	while (!atomic_load(&s->stop)) {
+		if (atomic_load(&s->busy_state) != BUSY_NONE) {
+			busy_step_aside(s);
+			continue;
+		}
 		/* Softirq rounds until idle, but never starve the wait below for too long. */
 		for (int rounds = 0; rounds < 64 && stack_poll(s, 0) > 0; rounds++)
 			;
 		if (atomic_load(&s->stop))
 			break;
-		np_stack_lock(s);
-		uint64_t now = np_stack_now(s);
-		uint64_t wake = timers_next(s);
-		if (deadline < wake)
-			wake = deadline;
-		int wait_ms;
-		if (s->poll_list || atomic_load(&s->irq_pending))
-			wait_ms = 0;
-		else if (s->tx_sched_count)
-			wait_ms = 1;  /* a busy driver: retry the qdisc soon */
-		else if (wake == UINT64_MAX)
-			wait_ms = -1;
-		else
-			wait_ms = wake <= now ? 0 : (int)((wake - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
-		np_stack_unlock(s);
-		if (now >= deadline)
+		int n = stack_wait(s, deadline, -1);
+		if (n == STACK_WAIT_DEADLINE)
 			break;
-		struct epoll_event evs[16];
-		int n = epoll_wait(s->epfd, evs, 16, wait_ms);
 		if (n < 0 && errno != EINTR) {
 			rc = -errno;
 			break;
 		}
-		np_stack_lock(s);
-		for (int i = 0; i < n; i++) {
-			struct net_device *dev = evs[i].data.ptr;
-			if (dev)
-				napi_schedule(&dev->napi);
-			else
-				drain_wakefd(s);
-		}
-		np_stack_unlock(s);
 	}
 	/* A stop request ends one run; its wake-up is consumed with it. */
 	atomic_store(&s->in_run, 0);

@@ -49,6 +49,8 @@ struct np_sysctls {
 	long neigh_gc_stale_ms;
 	/* TCP (net/tcp/): Linux's names; vectors such as tcp_rmem split into _default/_max */
 	long somaxconn;                   /* net.core.somaxconn */
+	long busy_read_us;                /* net.core.busy_read: SO_BUSY_POLL of new sockets */
+	long busy_poll_handback_us;       /* net.core.busy_poll_handback_us: see napi_busy_loop */
 	long tcp_rmem_default, tcp_rmem_max;
 	long tcp_wmem_default, tcp_wmem_max;
 	long tcp_window_scaling;          /* RFC 7323 window scaling offered and accepted on SYNs */
@@ -116,6 +118,21 @@ struct np_stack {
 	 */
 	atomic_int wake_armed;
 	atomic_int stop;
+	/*
+	 * Busy polling with SO_PREFER_BUSY_POLL (napi_busy_loop): an application
+	 * thread blocked on a socket sleeps on epfd itself and runs the softirq
+	 * rounds, while the loop thread steps aside; the loop takes the devices
+	 * back once the owner has been away for net.core.busy_poll_handback_us.
+	 */
+	atomic_int busy_state;              /* BUSY_* below */
+	_Atomic pthread_t busy_owner;       /* the application thread that has the devices */
+	_Atomic uint64_t busy_away_since;   /* CLOCK_MONOTONIC ns the owner last went back to its caller */
+	atomic_uint busy_seq;               /* counts the owner's returns: the loop's sign of activity */
+	_Atomic uint64_t busy_check_ns;     /* how long the stepped-aside loop sleeps between checks */
+	pthread_mutex_t busy_mu;            /* with busy_cond: the stepped-aside loop's sleep */
+	pthread_cond_t busy_cond;
+	int busy_kicked;                    /* under busy_mu: wake up and look now */
+	_Atomic uint64_t busy_takes, busy_handbacks, busy_rounds; /* owner take-overs, loop reclaims, owner rounds */
 
 	/* timers */
 	struct timer_slot *timer_heap;      /* core/timer.c: 4-ary min-heap */
@@ -157,6 +174,17 @@ struct np_stack {
 
 	struct np_sysctls sysctl;
 };
+
+enum { BUSY_NONE, BUSY_POLLING, BUSY_ACTIVE, BUSY_AWAY };
+
+/*
+ * Linux's napi_busy_loop for a sleeper e on one of s's sockets (stack lock
+ * not held): polls the devices from the calling thread for spin_us, then
+ * with prefer sleeps on them itself until woken or deadline_ns (stack
+ * clock, 0: none). 1: woken; -ETIMEDOUT; 0: go and sleep on the wait queue.
+ */
+struct wait_queue_entry;
+int napi_busy_loop(struct np_stack *s, struct wait_queue_entry *e, uint64_t deadline_ns, unsigned spin_us, int prefer);
 
 #define NP_INC_STATS(s, field) ((s)->mib[NP_MIB_##field]++)
 #define NP_ADD_STATS(s, field, n) ((s)->mib[NP_MIB_##field] += (n))

@@ -37,6 +37,8 @@ static const struct sysctl_entry sysctl_table[] = {
 	SC("net.ipv4.neigh.default.ucast_solicit", neigh_ucast_solicit, 0, 255),
 	SC("net.ipv4.neigh.default.gc_stale_time_ms", neigh_gc_stale_ms, 1, 36000000),
 	SC("net.core.somaxconn", somaxconn, 0, 65535),
+	SC("net.core.busy_read", busy_read_us, 0, 2047),
+	SC("net.core.busy_poll_handback_us", busy_poll_handback_us, 1, 1000000),
 	SC("net.ipv4.tcp_rmem_default", tcp_rmem_default, 4096, 1L << 30),
 	SC("net.ipv4.tcp_rmem_max", tcp_rmem_max, 4096, 1L << 30),
 	SC("net.ipv4.tcp_wmem_default", tcp_wmem_default, 4096, 1L << 30),
@@ -95,6 +97,8 @@ void sysctl_defaults(struct np_sysctls *sc)
 	sc->neigh_ucast_solicit = NP_NEIGH_UCAST_PROBES;
 	sc->neigh_gc_stale_ms = 60000;
 	sc->somaxconn = 4096;
+	sc->busy_read_us = 0;             /* Linux's default: no busy polling */
+	sc->busy_poll_handback_us = 1000; /* the role of Linux's gro_flush_timeout with prefer-busy-poll */
 	sc->tcp_rmem_default = 131072;    /* Linux's tcp_rmem: 4096 131072 6291456 */
 	/*
 	 * Autotuning's ceiling: 1 MiB, not Linux's 6 MiB, while netpath has no

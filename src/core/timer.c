@@ -107,8 +107,9 @@ armed:
 	 * An application thread armed the earliest timer while the stack's loop
 	 * sleeps on the old deadline: wake it so it sleeps on the new one.
 	 */
-	if (t->heap_idx == 1 && atomic_load(&s->in_run) && !pthread_equal(pthread_self(), s->run_thread))
-		np_stack_wake(s);
+	if (t->heap_idx == 1 && atomic_load(&s->in_run) && !pthread_equal(pthread_self(), s->run_thread) &&
+	    !(atomic_load(&s->busy_state) != BUSY_NONE && pthread_equal(atomic_load(&s->busy_owner), pthread_self())))
+		np_stack_wake(s);   /* (a busy-polling owner looks at the timers before it sleeps again) */
 	return 0;
 }
 

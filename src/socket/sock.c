@@ -46,7 +46,11 @@ void wake_up_all(struct wait_queue_head *wq)
 		pthread_mutex_lock(e->mu);
 		*e->woken = 1;
 		pthread_cond_signal(e->cond);
+		struct np_stack *busy = e->busy;
+		int other = busy && !pthread_equal(e->thread, pthread_self());
 		pthread_mutex_unlock(e->mu);
+		if (other)
+			np_stack_wake(busy);   /* it sleeps in epoll_wait on its devices, not on cond */
 	}
 }
 
@@ -69,10 +73,19 @@ int sk_wait_event(struct sock *sk, struct wait_queue_head *wq, uint64_t deadline
 	struct wait_queue_entry e = { .mu = &mu, .cond = &cond, .woken = &woken };
 	wq_add(wq, &e);
 	int is_real = np_clock_set(s->clock, 0) == -EINVAL;
+	unsigned spin_us = sk->sk_ll_usec;
+	int prefer = !!(sk->sk_flags & SOCK_PREFER_BUSY_POLL_);
 	np_stack_unlock(s);
 
+	/* Busy polling (SO_BUSY_POLL, SO_PREFER_BUSY_POLL) first, on a real clock only. */
+	if (is_real && (spin_us || prefer)) {
+		int b = napi_busy_loop(s, &e, deadline_ns, spin_us, prefer);
+		if (b == -ETIMEDOUT)
+			rc = -ETIMEDOUT;
+	}
+
 	pthread_mutex_lock(&mu);
-	while (!woken) {
+	while (!woken && !rc) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		uint64_t mono = (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
@@ -133,6 +146,7 @@ struct sock *sk_alloc(struct np_stack *s, int family, struct proto *prot)
 	/* net.core.rmem_default / wmem_default */
 	sk->sk_rcvbuf = 212992;
 	sk->sk_sndbuf = 212992;
+	sk->sk_ll_usec = s->sysctl.busy_read_us > SK_LL_USEC_MAX ? SK_LL_USEC_MAX : (unsigned)s->sysctl.busy_read_us;
 	sk->pmtudisc = 1;
 	sk->node_next = s->sock_list;
 	if (s->sock_list)
@@ -514,6 +528,15 @@ int sock_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t 
 	case SO_TIMESTAMP:
 		set_flag(sk, SOCK_RCVTSTAMP_, val);
 		return 0;
+	case SO_BUSY_POLL:
+		/* Linux's sk_ll_usec (no CAP_NET_ADMIN check here); netpath keeps up to SK_LL_USEC_MAX. */
+		if (val < 0)
+			return -EINVAL;
+		sk->sk_ll_usec = (unsigned)val > SK_LL_USEC_MAX ? SK_LL_USEC_MAX : (unsigned)val;
+		return 0;
+	case SO_PREFER_BUSY_POLL:
+		set_flag(sk, SOCK_PREFER_BUSY_POLL_, val);
+		return 0;
 	case SO_RCVBUF:
 		/* socket(7): the kernel doubles the value to allow for bookkeeping overhead. */
 		if (val > SYSCTL_RMEM_MAX)
@@ -574,6 +597,8 @@ int sock_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optle
 	case SO_BROADCAST: v = !!(sk->sk_flags & SOCK_BROADCAST_); break;
 	case SO_KEEPALIVE: v = !!(sk->sk_flags & SOCK_KEEPOPEN_); break;
 	case SO_TIMESTAMP: v = !!(sk->sk_flags & SOCK_RCVTSTAMP_); break;
+	case SO_BUSY_POLL: v = (int)sk->sk_ll_usec; break;
+	case SO_PREFER_BUSY_POLL: v = !!(sk->sk_flags & SOCK_PREFER_BUSY_POLL_); break;
 	case SO_RCVBUF: v = sk->sk_rcvbuf; break;
 	case SO_SNDBUF: v = sk->sk_sndbuf; break;
 	case SO_TYPE: v = sk->sk_type; break;

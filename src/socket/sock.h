@@ -38,6 +38,13 @@ struct wait_queue_entry {
 	pthread_mutex_t *mu;
 	pthread_cond_t *cond;
 	int *woken;
+	/*
+	 * Set while the sleeper waits on its stack's devices instead of cond
+	 * (napi_busy_loop with SO_PREFER_BUSY_POLL): a waker from another
+	 * thread also writes that stack's wake-up fd.
+	 */
+	struct np_stack *busy;
+	pthread_t thread;
 };
 
 struct wait_queue_head {
@@ -63,6 +70,7 @@ enum {
 	SOCK_LINGER_ = 1 << 6,     /* SO_LINGER on: close waits sk_lingertime (0: abortive RST) */
 	SOCK_DONE_ = 1 << 7,       /* stream: the peer's FIN (or a reset) ended the input */
 	SOCK_URGINLINE_ = 1 << 8,
+	SOCK_PREFER_BUSY_POLL_ = 1 << 9, /* SO_PREFER_BUSY_POLL: a blocked reader keeps the devices (napi_busy_loop) */
 };
 
 /* sk->sk_userlocks: what the user fixed, so the stack leaves it alone (Linux's SOCK_*_LOCK). */
@@ -218,7 +226,10 @@ struct sock {
 	unsigned pmtudisc : 3;           /* IP_PMTUDISC_* (0..IP_PMTUDISC_OMIT, 5) */
 	unsigned recverr : 1;
 	unsigned owned : 1;              /* lock_sock held by a user thread */
+	/* SO_BUSY_POLL: µs a blocked reader polls the devices; 11 bits (2,047 µs) fit beside the bits above */
+	unsigned sk_ll_usec : 11;
 };
+#define SK_LL_USEC_MAX 2047u
 
 /* The callbacks of sk (its protocol's, or the default ones). */
 static inline const struct sock_callbacks *sk_cb(const struct sock *sk)

@@ -1199,7 +1199,8 @@ struct sock *tcp_openreq_child(struct sock *sk, const struct sk_buff *skb, const
 	child->sk_type = sk->sk_type;
 	child->sk_protocol = sk->sk_protocol;
 	child->sk_flags = sk->sk_flags & (SOCK_REUSEADDR_ | SOCK_REUSEPORT_ | SOCK_KEEPOPEN_ | SOCK_LINGER_ |
-					   SOCK_URGINLINE_ | SOCK_RCVTSTAMP_);
+					   SOCK_URGINLINE_ | SOCK_RCVTSTAMP_ | SOCK_PREFER_BUSY_POLL_);
+	child->sk_ll_usec = sk->sk_ll_usec;
 	child->sk_lingertime = sk->sk_lingertime;
 	child->sk_userlocks = sk->sk_userlocks & (SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK);
 	child->sk_rcvbuf = sk->sk_rcvbuf;
