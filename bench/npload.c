@@ -89,6 +89,7 @@ struct opts {
 	double duration, warmup;
 	/* connection figures (crr-client, rr-scale, conn-max) */
 	int keepalive, nofd;
+	int busy_poll;       /* echo-server: SO_PREFER_BUSY_POLL on the server's sockets */
 	long long mem_limit;
 	/* bulk TCP figures: --offload on (TSO/GSO + checksum offload on the cable ends or the vnet TAP) */
 	int offload;
@@ -111,6 +112,7 @@ static void usage(FILE *out)
 		"  --duration SEC  --warmup SEC  --count N  --no-bind\n"
 		"  --keepalive (rr-scale: SO_KEEPALIVE on every end)  --mem-limit BYTES (conn-max)\n"
 		"  --nofd (netpath: sockets without an eventfd each, NP_SOCK_NOFD)\n"
+		"  --busy-poll             echo-server: SO_PREFER_BUSY_POLL (a blocked server thread polls the devices)\n"
 		"  --offload on|off        np-cable/np-tap/np-afpacket: TSO, GSO, checksum offload (default off)\n"
 		"  --mmsg N                echo-server, UDP: recvmmsg + sendmmsg batches of up to N (<= 64)\n"
 		"  --iface IF              np-afpacket: attach to IF (a veth end) with --addr A.B.C.D/N\n"
@@ -145,6 +147,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		}
 		if (!strcmp(k, "--keepalive")) {
 			o->keepalive = 1;
+			continue;
+		}
+		if (!strcmp(k, "--busy-poll")) {
+			o->busy_poll = 1;
 			continue;
 		}
 		if (!strcmp(k, "--nofd")) {
@@ -563,6 +569,9 @@ static int mode_echo_server(const struct opts *o)
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
 	b.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Accepted connections inherit it, as Linux's sk_clone_lock copies it. */
+	if (o->busy_poll && b.setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)) < 0)
+		die("SO_PREFER_BUSY_POLL: %s", strerror(errno));
 	struct sockaddr_in any = sin_of((struct in_addr){ 0 }, o->port);
 	if (b.bind(fd, (struct sockaddr *)&any, sizeof(any)) < 0)
 		die("bind port %d: %s", o->port, strerror(errno));

@@ -6,10 +6,10 @@
 #
 #   bench/run.sh [--build DIR] [--out FILE] [--runs N] [--duration SEC] [--only ID,ID] [--keep]
 #
-# Figures (--only takes ids or prefixes): udp_echo_64_tap(_evloop),
+# Figures (--only takes ids or prefixes): udp_echo_64_tap(_evloop,_busypoll),
 # udp_bulk_1472_cable, udp_ipp_{rx,tx}_{64,1472}, tcp_ipp_{rx,tx}_1448, udp_socket_mem,
-# tcp_stream_cable, tcp_echo_64_tap(_evloop), tcp_conn_mem, tcp_rr_1_tap_{2core,1core}(_evloop),
-# tcp_crr_tap(_evloop), tcp_conn_mem_nofd, tcp_conn_max_1gib_cable, tcp_rr_10k_vs_1(_kernel),
+# tcp_stream_cable, tcp_echo_64_tap(_evloop), tcp_conn_mem, tcp_rr_1_tap_{2core,1core}(_evloop,_busypoll),
+# tcp_crr_tap(_evloop,_busypoll), tcp_conn_mem_nofd, tcp_conn_max_1gib_cable, tcp_rr_10k_vs_1(_kernel),
 # tcp_stream_cable_offload, tcp_stream_tap_{rx,tx}_{plain,offload}, tcp_stream_afpacket_rx (the TCP ones
 # run once np_socket(SOCK_STREAM) works, else they are listed as pending).
 # Each network run happens in fresh network namespaces of its own (npb<pid>...,
@@ -218,7 +218,8 @@ lwip_column() {
 # ======================================================================
 
 # echo_run SERIES RUN KIND PROTO WINDOW: one measurement of one server kind;
-# KIND is np_thread, np_poll, kernel_veth, tap_reflect or lwip.
+# KIND is np_thread, np_busy (np_thread with SO_PREFER_BUSY_POLL), np_poll, kernel_veth,
+# tap_reflect or lwip.
 echo_run() {
 	local s=$1 i=$2 kind=$3 proto=$4 window=$5 port ns nsb= dst out=$TMP/$1.$2 ok=1
 	# ECHO_SIZE (request bytes, 64), SRV_CPU (the server side's CPU, CPU_B), CLIENT_MODE
@@ -232,8 +233,10 @@ echo_run() {
 	[ "$cmode" = crr-client ] && ip netns exec "$ns" sysctl -qw "net.ipv4.ip_local_port_range=1024 65535" \
 		net.ipv4.tcp_tw_reuse=1 >/dev/null
 	case $kind in
-	np_thread|np_poll)
-		startbg "$ns" "$scpu_pin" "$out.srv" "$out.srverr" "$NPLOAD" echo-server --backend np-tap --np-loop "${kind#np_}" \
+	np_thread|np_poll|np_busy)
+		local loop=${kind#np_} busy=
+		[ "$kind" = np_busy ] && loop=thread busy=--busy-poll
+		startbg "$ns" "$scpu_pin" "$out.srv" "$out.srverr" "$NPLOAD" echo-server --backend np-tap --np-loop "$loop" $busy \
 			${SRV_NOFD:+--nofd} --proto "$proto" --size "$size" --tap nbtap0 --addr 10.201.0.2/24 --host-addr 10.201.0.1/24 --port "$port" --duration 60
 		waitready "$out.srverr" "echo-server ready" || ok=0
 		dst=10.201.0.2
@@ -308,17 +311,22 @@ ECHO_PIN="client (npload, kernel sockets) taskset -c $CPU_A; server side taskset
 if want udp_echo_64_tap || want udp_echo_64_tap_evloop; then
 	echo ">>> UDP echo, 64-byte datagrams, through a TAP ($RUNS runs of ${DUR}s; client on CPU $CPU_A, server on CPU $CPU_B)"
 	series echo_np_thread "netpath on a TAP: stack thread + blocking echo thread (npload echo-server --backend np-tap, as netpath run --serve echo)"
+	series echo_np_busy "netpath on a TAP: stack thread + blocking echo thread with SO_PREFER_BUSY_POLL (--busy-poll)"
 	series echo_np_poll "netpath on a TAP: one thread, event loop on np_stack_fd + np_stack_poll (--np-loop poll)"
 	series echo_kernel_veth "Linux UDP over a veth pair, npload echo-server in a second namespace"
 	series echo_tap_reflect "raw TAP reflector: read() a frame, swap addresses, write() it back"
-	echo_figure udp 64 echo_np_thread:np_thread echo_np_poll:np_poll echo_kernel_veth:kernel_veth echo_tap_reflect:tap_reflect \
+	echo_figure udp 64 echo_np_thread:np_thread echo_np_busy:np_busy echo_np_poll:np_poll echo_kernel_veth:kernel_veth \
+		echo_tap_reflect:tap_reflect \
 		$(lwip_series echo_lwip "$LWIP_LABEL")
 	figure udp_echo_64_tap "UDP echo 64 B through a TAP" "pkt/s" 1 echo_np_thread echo_kernel_veth echo_tap_reflect \
 		"$ECHO_PIN" ok "64 datagrams in flight; CPU is both ends per echoed packet"
 	figure udp_echo_64_tap_evloop "UDP echo 64 B through a TAP, netpath as one-thread event loop" "pkt/s" 1 echo_np_poll \
 		echo_kernel_veth echo_tap_reflect "$ECHO_PIN" ok "same runs' peer and ceiling as udp_echo_64_tap"
+	figure udp_echo_64_tap_busypoll "UDP echo 64 B through a TAP, threaded with SO_PREFER_BUSY_POLL" "pkt/s" 1 echo_np_busy \
+		echo_kernel_veth echo_tap_reflect "$ECHO_PIN" ok "same runs' peer and ceiling as udp_echo_64_tap; the echo thread sleeps on the TAP itself"
 	lwip_column udp_echo_64_tap echo_lwip
 	lwip_column udp_echo_64_tap_evloop echo_lwip
+	lwip_column udp_echo_64_tap_busypoll echo_lwip
 fi
 
 # ======================================================================
@@ -558,45 +566,58 @@ else
 	if want tcp_rr_1_tap_2core || want tcp_rr_1_tap; then
 		echo ">>> TCP request/response, 1 byte, one in flight, through a TAP; client CPU $CPU_A, server CPU $CPU_B ($RUNS runs of ${DUR}s)"
 		series rr1_2c_np_thread "netpath TCP on a TAP: stack thread + blocking echo thread, server side on CPU $CPU_B"
+		series rr1_2c_np_busy "netpath TCP on a TAP: stack thread + blocking echo thread with SO_PREFER_BUSY_POLL, server side on CPU $CPU_B"
 		series rr1_2c_np_poll "netpath TCP on a TAP: one-thread event loop, on CPU $CPU_B"
 		series rr1_2c_kernel_veth "Linux TCP over a veth pair, server on CPU $CPU_B"
-		SRV_NOFD=1 ECHO_SIZE=1 echo_figure tcp 1 rr1_2c_np_thread:np_thread rr1_2c_np_poll:np_poll rr1_2c_kernel_veth:kernel_veth \
+		SRV_NOFD=1 ECHO_SIZE=1 echo_figure tcp 1 rr1_2c_np_thread:np_thread rr1_2c_np_busy:np_busy rr1_2c_np_poll:np_poll \
+			rr1_2c_kernel_veth:kernel_veth \
 			$(lwip_series rr1_2c_lwip "$LWIP_LABEL, on CPU $CPU_B")
 		figure tcp_rr_1_tap_2core "TCP request/response 1 B through a TAP, two cores" "trans/s" 1 rr1_2c_np_thread \
 			rr1_2c_kernel_veth "" "$ECHO_PIN" ok "one 1-byte request in flight, TCP_NODELAY; CPU is both ends per transaction"
 		figure tcp_rr_1_tap_2core_evloop "TCP request/response 1 B through a TAP, two cores, netpath as event loop" \
 			"trans/s" 1 rr1_2c_np_poll rr1_2c_kernel_veth "" "$ECHO_PIN" ok "same runs' peer as tcp_rr_1_tap_2core"
+		figure tcp_rr_1_tap_2core_busypoll "TCP request/response 1 B through a TAP, two cores, threaded with SO_PREFER_BUSY_POLL" \
+			"trans/s" 1 rr1_2c_np_busy rr1_2c_kernel_veth "" "$ECHO_PIN" ok "same runs' peer as tcp_rr_1_tap_2core; the echo thread sleeps on the TAP itself"
 		lwip_column tcp_rr_1_tap_2core rr1_2c_lwip
 		lwip_column tcp_rr_1_tap_2core_evloop rr1_2c_lwip
+		lwip_column tcp_rr_1_tap_2core_busypoll rr1_2c_lwip
 	fi
 	if want tcp_rr_1_tap_1core || want tcp_rr_1_tap; then
 		echo ">>> TCP request/response, 1 byte, through a TAP; client and server on CPU $CPU_A ($RUNS runs of ${DUR}s)"
 		series rr1_1c_np_thread "netpath TCP on a TAP: stack thread + blocking echo thread, everything on CPU $CPU_A"
+		series rr1_1c_np_busy "netpath TCP on a TAP: stack thread + blocking echo thread with SO_PREFER_BUSY_POLL, everything on CPU $CPU_A"
 		series rr1_1c_np_poll "netpath TCP on a TAP: one-thread event loop, everything on CPU $CPU_A"
 		series rr1_1c_kernel_veth "Linux TCP over a veth pair, client and server on CPU $CPU_A"
-		SRV_NOFD=1 SRV_CPU=$CPU_A ECHO_SIZE=1 echo_figure tcp 1 rr1_1c_np_thread:np_thread rr1_1c_np_poll:np_poll \
-			rr1_1c_kernel_veth:kernel_veth $(lwip_series rr1_1c_lwip "$LWIP_LABEL, everything on CPU $CPU_A")
+		SRV_NOFD=1 SRV_CPU=$CPU_A ECHO_SIZE=1 echo_figure tcp 1 rr1_1c_np_thread:np_thread rr1_1c_np_busy:np_busy \
+			rr1_1c_np_poll:np_poll rr1_1c_kernel_veth:kernel_veth $(lwip_series rr1_1c_lwip "$LWIP_LABEL, everything on CPU $CPU_A")
 		PIN1="client and server side all taskset -c $CPU_A (one core)"
 		figure tcp_rr_1_tap_1core "TCP request/response 1 B through a TAP, one core" "trans/s" 1 rr1_1c_np_thread \
 			rr1_1c_kernel_veth "" "$PIN1" ok "one 1-byte request in flight, TCP_NODELAY; CPU is both ends per transaction"
 		figure tcp_rr_1_tap_1core_evloop "TCP request/response 1 B through a TAP, one core, netpath as event loop" \
 			"trans/s" 1 rr1_1c_np_poll rr1_1c_kernel_veth "" "$PIN1" ok "same runs' peer as tcp_rr_1_tap_1core"
+		figure tcp_rr_1_tap_1core_busypoll "TCP request/response 1 B through a TAP, one core, threaded with SO_PREFER_BUSY_POLL" \
+			"trans/s" 1 rr1_1c_np_busy rr1_1c_kernel_veth "" "$PIN1" ok "same runs' peer as tcp_rr_1_tap_1core; the echo thread sleeps on the TAP itself"
 		lwip_column tcp_rr_1_tap_1core rr1_1c_lwip
 		lwip_column tcp_rr_1_tap_1core_evloop rr1_1c_lwip
+		lwip_column tcp_rr_1_tap_1core_busypoll rr1_1c_lwip
 	fi
 	if want tcp_crr_tap; then
 		echo ">>> TCP connection rate: connect + 1-byte exchange + close, through a TAP ($RUNS runs of ${DUR}s)"
 		series crr_np_thread "netpath TCP on a TAP: stack thread + blocking server thread (one connection at a time)"
+		series crr_np_busy "netpath TCP on a TAP: stack thread + blocking server thread with SO_PREFER_BUSY_POLL"
 		series crr_np_poll "netpath TCP on a TAP: one-thread event loop"
 		series crr_kernel_veth "Linux TCP over a veth pair, the same server"
-		SRV_NOFD=1 CLIENT_MODE=crr-client ECHO_SIZE=1 echo_figure tcp 1 crr_np_thread:np_thread crr_np_poll:np_poll \
+		SRV_NOFD=1 CLIENT_MODE=crr-client ECHO_SIZE=1 echo_figure tcp 1 crr_np_thread:np_thread crr_np_busy:np_busy crr_np_poll:np_poll \
 			crr_kernel_veth:kernel_veth $(lwip_series crr_lwip "$LWIP_LABEL")
 		figure tcp_crr_tap "TCP connect + 1-byte exchange + close through a TAP" "conn/s" 1 crr_np_thread crr_kernel_veth "" \
 			"$ECHO_PIN" ok "client closes first (TIME_WAIT on the kernel client, port range 1024-65535, tcp_tw_reuse=1); CPU is both ends per connection"
 		figure tcp_crr_tap_evloop "TCP connect + exchange + close through a TAP, netpath as event loop" "conn/s" 1 \
 			crr_np_poll crr_kernel_veth "" "$ECHO_PIN" ok "same runs' peer as tcp_crr_tap"
+		figure tcp_crr_tap_busypoll "TCP connect + exchange + close through a TAP, threaded with SO_PREFER_BUSY_POLL" "conn/s" 1 \
+			crr_np_busy crr_kernel_veth "" "$ECHO_PIN" ok "same runs' peer as tcp_crr_tap; the listener and its connections have SO_PREFER_BUSY_POLL"
 		lwip_column tcp_crr_tap crr_lwip
 		lwip_column tcp_crr_tap_evloop crr_lwip
+		lwip_column tcp_crr_tap_busypoll crr_lwip
 	fi
 	if want tcp_conn_mem_nofd; then
 		echo ">>> Memory per established TCP connection end, NP_SOCK_NOFD sockets, 4000 connections ($RUNS runs)"
