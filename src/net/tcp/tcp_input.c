@@ -1335,6 +1335,9 @@ int tcp_conn_request(struct sock *sk, struct sk_buff *skb, const struct tcp_repr
 void tcp_rcv_established(struct sock *sk, struct sk_buff *skb, const struct tcp_repr *th)
 {
 	trace_stage(skb, "tcp_rcv_established");
+	/* The oldest unacknowledged skb, which this ACK may free: load it while the segment is checked. */
+	if (tcp_sk(sk)->write_queue)
+		__builtin_prefetch(tcp_sk(sk)->write_queue->next);
 	if (!tcp_validate_incoming(sk, skb, th))
 		return;
 	if (!(TCP_SKB_CB(skb)->tcp_flags & TCPF_ACK)) {

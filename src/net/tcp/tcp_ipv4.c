@@ -1132,6 +1132,12 @@ static int tcp_v4_early_demux(struct sk_buff *skb)
 	if (!n || en_kind(n) != TCP_NODE_SOCK)
 		return 0;
 	sk = &en_sock(n)->sk;
+	/*
+	 * The write queue head lives apart from the socket and is cold when
+	 * many connections take turns; the ACK this segment carries reads it
+	 * in tcp_clean_rtx_queue: start the load now, under IP's input work.
+	 */
+	__builtin_prefetch(en_sock(n)->write_queue);
 	skb_set_edemux_sock(skb, sk);
 	if (!inet_sk_rx_dst_valid(sk, skb)) {
 		trace_stage_detail(skb, "tcp_v4_early_demux", "sk");
