@@ -135,7 +135,7 @@ struct np_stack {
 	_Atomic uint64_t busy_takes, busy_handbacks, busy_rounds; /* owner take-overs, loop reclaims, owner rounds */
 
 	/* timers */
-	struct timer_slot *timer_heap;      /* core/timer.c: 4-ary min-heap */
+	struct timer_slot *timer_heap;      /* core/timer.c: 8-ary min-heap */
 	size_t timer_count, timer_cap;
 
 	/* protocol tables */

@@ -1,5 +1,5 @@
 /*
- * Per-stack timers on a 4-ary min-heap (O(log n) add, delete and expiry).
+ * Per-stack timers on an 8-ary min-heap (O(log n) add, delete and expiry).
  * Place in the packet path: the softirq loop runs expired timers before
  * NET_RX; users are neighbour state, fault-injection delay, reassembly and
  * the TCP timers. Everything reads the stack's clock, so a virtual clock
