@@ -94,6 +94,7 @@ struct serve_conn {
 struct serve_set {
 	struct serve_app apps[SERVE_MAX];
 	int n;
+	int busy_poll;   /* --busy-poll: SO_PREFER_BUSY_POLL on every app socket */
 };
 
 static void *udp_echo_main(void *arg);
@@ -985,6 +986,8 @@ struct serve_set *serve_new(void)
 	return calloc(1, sizeof(struct serve_set));
 }
 
+void serve_set_busy_poll(struct serve_set *set, int on) { set->busy_poll = on; }
+
 void serve_free(struct serve_set *set)
 {
 	if (set == NULL)
@@ -1134,6 +1137,12 @@ int serve_start(struct serve_set *set, struct np_stack *s)
 
 		a->stack = s;
 		a->fd = tcp ? serve_tcp_socket(s, a->port) : serve_udp_socket(s, a->port);
+		/* A blocked app thread then waits on the devices itself (connections inherit it from the listener). */
+		int one = 1;
+		if (a->fd >= 0 && set->busy_poll && np_setsockopt(a->fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)) < 0) {
+			fprintf(stderr, "netpath: --busy-poll: %s\n", strerror(errno));
+			return -1;
+		}
 		if (a->fd < 0 && tcp && errno == EPROTONOSUPPORT && a->kind->tcp_conn != http_conn) {
 			/* A stack built without TCP still serves the UDP half. */
 			fprintf(stderr, "netpath: --serve %s: this stack has no TCP; serving UDP only\n", a->kind->name);

@@ -489,7 +489,7 @@ int cmd_run(int argc, char **argv)
 	struct nf_opts no;
 	long long interval_ns = 0;
 	const char *v;
-	int r, rc = EXIT_USAGE;
+	int r, rc = EXIT_USAGE, busy_poll = 0;
 
 	memset(&o, 0, sizeof(o));
 	memset(&ro, 0, sizeof(ro));
@@ -526,6 +526,10 @@ int cmd_run(int argc, char **argv)
 			}
 			continue;
 		}
+		if (!strcmp(argv[i], "--busy-poll")) {
+			busy_poll = 1;
+			continue;
+		}
 		r = tool_opt("run", argc, argv, &i, "--serve", &v);
 		if (r < 0)
 			goto out;
@@ -546,6 +550,11 @@ int cmd_run(int argc, char **argv)
 	}
 	if (nf_check("run", &no) < 0)
 		goto out;
+	if (busy_poll && serve_count(sv) == 0) {
+		tool_usage_error("run", "--busy-poll is for the apps' sockets: give --serve too");
+		goto out;
+	}
+	serve_set_busy_poll(sv, busy_poll);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (tap_stack_setup(&t, &o, "netpath") < 0 || router_apply(t.s, &ro) < 0 || nf_apply(t.s, &no) < 0) {

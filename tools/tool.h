@@ -147,6 +147,8 @@ struct serve_set *serve_new(void);
 /* Stops the apps if running and frees the set. */
 void serve_free(struct serve_set *set);
 int serve_count(const struct serve_set *set);
+/* --busy-poll: the apps' sockets get SO_PREFER_BUSY_POLL (see include/netpath/socket.h). */
+void serve_set_busy_poll(struct serve_set *set, int on);
 /* Adds one --serve spec; -1 after printing a clear error (unknown name, bad port, bad directory). */
 int serve_add(struct serve_set *set, const char *cmd, const char *spec);
 /* Opens and binds each app's socket and starts its thread; -1 after printing an error. */

@@ -83,6 +83,8 @@ run_expect "run: address without prefix length" 2 "bad address '10.0.0.2'" -- "$
 run_expect "run: no device" 2 "give a device with --tap" -- "$NP" run
 run_expect "run: --addr before --tap" 2 "give --tap IFNAME before it" -- "$NP" run --addr 10.0.0.2/24
 run_expect "run: bad gateway" 2 "bad gateway" -- "$NP" run --tap npcli0 --gateway 1.2.3
+run_expect "run: --busy-poll without an app" 2 "--busy-poll is for the apps' sockets" -- "$NP" run --tap npcli0 --busy-poll
+run_expect "netpath sysctl lists the busy-poll tunables" 0 "^net.core.busy_poll_handback_us = 1000$" -- "$NP" sysctl net.core.busy_poll_handback_us
 run_expect "ping: no destination" 2 "give a destination" -- "$NP" ping -c 1
 run_expect "ping: bad count" 2 "bad value 'x' for -c" -- "$NP" ping -c x 127.0.0.1
 run_expect "ping 127.0.0.1 over the stack's own loopback" 0 \

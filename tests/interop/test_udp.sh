@@ -7,6 +7,7 @@
 #     closed port; discard answers nothing, not even ICMP; the counters at exit
 #   examples/udp_echo_client -> npu1 -> a kernel UDP echo server (and a closed kernel port)
 #   kernel UDP -> npu2 -> examples/udp_echo_server; both examples without a TAP
+#   kernel UDP and TCP -> npu3 -> netpath run --serve echo --busy-poll (SO_PREFER_BUSY_POLL)
 # Usage: test_udp.sh /path/to/netpath   (as root; never skips: FAILs if it cannot run)
 set -u
 
@@ -162,6 +163,26 @@ SRV_PID=
 expect "udp_echo_server exits 0 on SIGTERM" "$st" 0
 grep -q "echoed 1000 datagrams" "$TMP/server.out" && ok "udp_echo_server: $(cat "$TMP/server.out")" ||
 	bad "udp_echo_server summary: $(cat "$TMP/server.out" "$TMP/server.err")"
+
+# ---- netpath run --serve echo --busy-poll on npu3: the app threads wait on the TAP themselves ----
+"$NP" run --tap npu3 --addr 10.78.3.2/24 --host-addr 10.78.3.1/24 --serve echo --busy-poll \
+	>"$TMP/busy.out" 2>"$TMP/busy.err" &
+NP_PID=$!
+wait_ready "$TMP/busy.err" "netpath: npu3 up" "$NP_PID" || fail "netpath run --busy-poll did not come up on npu3"
+timeout 300 $PEER flood 10.78.3.2 7 --count 10000 --max-size 1472 --window 32 >"$TMP/flood3.out" 2>&1
+st=$?
+sed 's/^/     /' "$TMP/flood3.out"
+expect "--busy-poll: 10,000 datagrams of 1..1472 bytes to the echo service: exit" "$st" 0
+expect "--busy-poll: datagrams echoed back byte for byte" "$(sed -n 's/.* \([0-9]*\) echoed intact.*/\1/p' "$TMP/flood3.out")" 10000
+expect "--busy-poll: lost datagrams" "$(sed -n 's/.* \([0-9]*\) lost.*/\1/p' "$TMP/flood3.out")" 0
+out=$(echo "tcp through a busy-polling app" | timeout 10 socat -t 2 - TCP4:10.78.3.2:7 2>&1)
+expect "--busy-poll: socat's TCP line comes back from the echo connection's thread" "$out" "tcp through a busy-polling app"
+stop_pid "$NP_PID"
+st=$?
+NP_PID=
+expect "netpath run --busy-poll exits 0 on SIGTERM" "$st" 0
+echoed=$(sed -n 's/^serve echo (udp port 7): \([0-9]*\) datagrams.*/\1/p' "$TMP/busy.out")
+expect "--busy-poll: serve echo reports the datagrams it echoed" "${echoed:-0}" 10000
 
 # ---- both examples without a TAP: two stacks on a virtual cable, no privileges needed ----
 timeout 60 "$EX/udp_echo_server" >"$TMP/ex1.out" 2>&1
