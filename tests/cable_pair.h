@@ -6,7 +6,9 @@
  * own executable.
  *   s[0] (addr[0]) eth0 <==cable==> eth0 s[1] (addr[1])
  * Time moves only when a test says so (tnet_sim, tnet_sim_next), so every
- * run is the same run.
+ * run is the same run. With .threads the pair is the threaded model
+ * instead: the real clock, each stack in a thread of its own
+ * (np_stack_start), joined by tnet_free.
  */
 #ifndef NP_TESTS_CABLE_PAIR_H
 #define NP_TESTS_CABLE_PAIR_H
@@ -28,6 +30,7 @@ struct tnet {
 	struct np_stack *s[2];
 	struct np_dev *d[2];
 	uint64_t now;               /* virtual time the stacks have been run to */
+	int threads;                /* each stack runs in its own thread (real clock) */
 };
 
 /* What a pair is made of; tnet_new's pair is the TCP tests' default. */
@@ -36,12 +39,16 @@ struct tnet_config {
 	const char *addr[2];        /* "A.B.C.D/N" on each eth0 */
 	uint64_t seed[2];           /* each stack's seed (ISNs, ports, IP ids) */
 	uint64_t t0;                /* virtual clock at the start, ns */
+	int threads;                /* real clock, np_stack_start on both (t0 unused) */
 };
 
 static inline void tnet_free(struct tnet *n)
 {
 	if (n == NULL)
 		return;
+	for (int i = 0; i < 2 && n->threads; i++)
+		if (n->s[i])
+			np_stack_join(n->s[i]);
 	np_stack_destroy(n->s[0]);
 	np_stack_destroy(n->s[1]);
 	np_clock_destroy(n->clk);
@@ -54,7 +61,7 @@ static inline struct tnet *tnet_open(const struct tnet_config *cfg)
 	struct tnet *n = calloc(1, sizeof(*n));
 	if (n == NULL)
 		return NULL;
-	n->clk = np_clock_virtual(cfg->t0);
+	n->clk = cfg->threads ? np_clock_real() : np_clock_virtual(cfg->t0);
 	n->now = cfg->t0;
 	for (int i = 0; i < 2; i++) {
 		struct np_stack_config sc = { .name = cfg->name[i], .clock = n->clk, .seed = cfg->seed[i] };
@@ -65,6 +72,13 @@ static inline struct tnet *tnet_open(const struct tnet_config *cfg)
 	    np_addr_add(n->d[0], cfg->addr[0]) || np_addr_add(n->d[1], cfg->addr[1])) {
 		tnet_free(n);
 		return NULL;
+	}
+	for (int i = 0; i < 2 && cfg->threads; i++) {
+		if (np_stack_start(n->s[i]) != 0) {
+			tnet_free(n);
+			return NULL;
+		}
+		n->threads = 1;
 	}
 	return n;
 }
@@ -82,6 +96,25 @@ static inline struct tnet *tnet_new(uint64_t seed)
 	if (n == NULL)
 		abort();
 	return n;
+}
+
+/*
+ * Test fixtures (cmocka's setup/teardown shape) for the threaded pair: a
+ * (10.9.0.1/24) and b (10.9.0.2/24), each stack in its own thread.
+ */
+static inline int tnet_threads_setup(void **state)
+{
+	const struct tnet_config cfg = {
+		.name = { "a", "b" }, .addr = { "10.9.0.1/24", "10.9.0.2/24" }, .threads = 1,
+	};
+	*state = tnet_open(&cfg);
+	return *state ? 0 : -1;
+}
+
+static inline int tnet_threads_teardown(void **state)
+{
+	tnet_free(*state);
+	return 0;
 }
 
 /* Lets both stacks run for us microseconds of virtual time. */

@@ -20,47 +20,17 @@
 
 #include "netpath/netpath.h"
 #include "netpath/socket.h"
+#include "../cable_pair.h"
 
 #define NTHREADS 4
 #define NSOCKS 8          /* per thread */
 #define ROUNDS 50         /* datagrams per socket */
-
-struct world {
-	struct np_stack *a, *b;
-};
 
 static struct sockaddr_in sin_of(const char *ip, uint16_t port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	inet_pton(AF_INET, ip, &sin.sin_addr);
 	return sin;
-}
-
-static int setup(void **state)
-{
-	struct world *w = calloc(1, sizeof(*w));
-	struct np_stack_config ca = { .name = "a" }, cb = { .name = "b" };
-	w->a = np_stack_create(&ca);
-	w->b = np_stack_create(&cb);
-	struct np_dev *da, *db;
-	assert_int_equal(np_cable_create(w->a, "eth0", w->b, "eth0", &da, &db), 0);
-	assert_int_equal(np_addr_add(da, "10.9.0.1/24"), 0);
-	assert_int_equal(np_addr_add(db, "10.9.0.2/24"), 0);
-	assert_int_equal(np_stack_start(w->a), 0);
-	assert_int_equal(np_stack_start(w->b), 0);
-	*state = w;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct world *w = *state;
-	np_stack_join(w->a);
-	np_stack_join(w->b);
-	np_stack_destroy(w->a);
-	np_stack_destroy(w->b);
-	free(w);
-	return 0;
 }
 
 /* Echo server on b: one thread, np_poll over its sockets, answers every datagram. */
@@ -134,10 +104,10 @@ static void *client_main(void *arg)
 
 static void test_many_threads_echo(void **state)
 {
-	struct world *w = *state;
-	struct echo_server e = { .s = w->b };
+	struct tnet *w = *state;
+	struct echo_server e = { .s = w->s[1] };
 	for (int i = 0; i < NTHREADS; i++) {
-		e.fds[i] = np_socket(w->b, AF_INET, SOCK_DGRAM, 0);
+		e.fds[i] = np_socket(w->s[1], AF_INET, SOCK_DGRAM, 0);
 		assert_true(e.fds[i] >= 0);
 		struct sockaddr_in sin = sin_of("0.0.0.0", (uint16_t)(7000 + i));
 		assert_int_equal(np_bind(e.fds[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
@@ -146,7 +116,7 @@ static void test_many_threads_echo(void **state)
 	struct client cl[NTHREADS];
 	pthread_create(&et, NULL, echo_main, &e);
 	for (int i = 0; i < NTHREADS; i++) {
-		cl[i] = (struct client){ .s = w->a, .id = i };
+		cl[i] = (struct client){ .s = w->s[0], .id = i };
 		pthread_create(&ct[i], NULL, client_main, &cl[i]);
 	}
 	int ok = 0, bad = 0;
@@ -181,8 +151,8 @@ static void *blocked_reader(void *arg)
 
 static void test_blocked_reader_wakes(void **state)
 {
-	struct world *w = *state;
-	int rfd = np_socket(w->b, AF_INET, SOCK_DGRAM, 0);
+	struct tnet *w = *state;
+	int rfd = np_socket(w->s[1], AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in sin = sin_of("10.9.0.2", 9100);
 	assert_int_equal(np_bind(rfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	struct blocked b = { .fd = rfd };
@@ -191,7 +161,7 @@ static void test_blocked_reader_wakes(void **state)
 	/* Give the reader time to block (it must not have returned yet). */
 	struct timespec d = { .tv_nsec = 50 * 1000 * 1000 };
 	nanosleep(&d, NULL);
-	int sfd = np_socket(w->a, AF_INET, SOCK_DGRAM, 0);
+	int sfd = np_socket(w->s[0], AF_INET, SOCK_DGRAM, 0);
 	assert_int_equal(np_sendto(sfd, "wake", 4, 0, (struct sockaddr *)&sin, sizeof(sin)), 4);
 	pthread_join(t, NULL);
 	assert_int_equal(b.n, 4);
@@ -202,8 +172,8 @@ static void test_blocked_reader_wakes(void **state)
 
 static void test_rcvtimeo_and_nonblock(void **state)
 {
-	struct world *w = *state;
-	int fd = np_socket(w->a, AF_INET, SOCK_DGRAM, 0);
+	struct tnet *w = *state;
+	int fd = np_socket(w->s[0], AF_INET, SOCK_DGRAM, 0);
 	struct timeval tv = { .tv_usec = 30000 };
 	assert_int_equal(np_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	char c;
@@ -233,8 +203,8 @@ static void *closer(void *arg)
 
 static void test_close_wakes_blocked_reader(void **state)
 {
-	struct world *w = *state;
-	int fd = np_socket(w->a, AF_INET, SOCK_DGRAM, 0);
+	struct tnet *w = *state;
+	int fd = np_socket(w->s[0], AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in sin = sin_of("10.9.0.1", 9200);
 	assert_int_equal(np_bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	pthread_t t;
@@ -252,10 +222,10 @@ static void test_close_wakes_blocked_reader(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_many_threads_echo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_blocked_reader_wakes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rcvtimeo_and_nonblock, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_wakes_blocked_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_threads_echo, tnet_threads_setup, tnet_threads_teardown),
+		cmocka_unit_test_setup_teardown(test_blocked_reader_wakes, tnet_threads_setup, tnet_threads_teardown),
+		cmocka_unit_test_setup_teardown(test_rcvtimeo_and_nonblock, tnet_threads_setup, tnet_threads_teardown),
+		cmocka_unit_test_setup_teardown(test_close_wakes_blocked_reader, tnet_threads_setup, tnet_threads_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

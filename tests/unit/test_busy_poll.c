@@ -23,45 +23,15 @@
 #include "core/stack.h"
 #include "netpath/netpath.h"
 #include "netpath/socket.h"
+#include "../cable_pair.h"
 
 #define ROUNDS 300
-
-struct world {
-	struct np_stack *a, *b;
-};
 
 static struct sockaddr_in sin_of(const char *ip, uint16_t port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	inet_pton(AF_INET, ip, &sin.sin_addr);
 	return sin;
-}
-
-static int setup(void **state)
-{
-	struct world *w = calloc(1, sizeof(*w));
-	struct np_stack_config ca = { .name = "a" }, cb = { .name = "b" };
-	w->a = np_stack_create(&ca);
-	w->b = np_stack_create(&cb);
-	struct np_dev *da, *db;
-	assert_int_equal(np_cable_create(w->a, "eth0", w->b, "eth0", &da, &db), 0);
-	assert_int_equal(np_addr_add(da, "10.9.0.1/24"), 0);
-	assert_int_equal(np_addr_add(db, "10.9.0.2/24"), 0);
-	assert_int_equal(np_stack_start(w->a), 0);
-	assert_int_equal(np_stack_start(w->b), 0);
-	*state = w;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct world *w = *state;
-	np_stack_join(w->a);
-	np_stack_join(w->b);
-	np_stack_destroy(w->a);
-	np_stack_destroy(w->b);
-	free(w);
-	return 0;
 }
 
 static int udp_on(struct np_stack *s, const char *ip, uint16_t port, int timeout_ms)
@@ -86,8 +56,8 @@ static int geti(int fd, int opt)
 /* The options read back as set; net.core.busy_read is the default of new sockets; TCP children inherit. */
 static void test_busy_poll_options(void **state)
 {
-	struct world *w = *state;
-	int fd = np_socket(w->b, AF_INET, SOCK_DGRAM, 0);
+	struct tnet *w = *state;
+	int fd = np_socket(w->s[1], AF_INET, SOCK_DGRAM, 0);
 	assert_int_equal(geti(fd, SO_BUSY_POLL), 0);
 	assert_int_equal(geti(fd, SO_PREFER_BUSY_POLL), 0);
 	int v = 50;
@@ -104,15 +74,15 @@ static void test_busy_poll_options(void **state)
 	assert_int_equal(geti(fd, SO_PREFER_BUSY_POLL), 1);
 	np_close(fd);
 
-	assert_int_equal(np_sysctl_set(w->b, "net.core.busy_read", 30), 0);
-	assert_int_equal(np_sysctl_set(w->b, "net.core.busy_read", 5000), -EINVAL);
-	fd = np_socket(w->b, AF_INET, SOCK_DGRAM, 0);
+	assert_int_equal(np_sysctl_set(w->s[1], "net.core.busy_read", 30), 0);
+	assert_int_equal(np_sysctl_set(w->s[1], "net.core.busy_read", 5000), -EINVAL);
+	fd = np_socket(w->s[1], AF_INET, SOCK_DGRAM, 0);
 	assert_int_equal(geti(fd, SO_BUSY_POLL), 30);
 	np_close(fd);
-	assert_int_equal(np_sysctl_set(w->b, "net.core.busy_read", 0), 0);
+	assert_int_equal(np_sysctl_set(w->s[1], "net.core.busy_read", 0), 0);
 
 	/* A listener's busy-poll settings go to its connections (Linux's sk_clone_lock copies them). */
-	int l = np_socket(w->b, AF_INET, SOCK_STREAM, 0);
+	int l = np_socket(w->s[1], AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sb = sin_of("10.9.0.2", 7100);
 	assert_int_equal(np_bind(l, (struct sockaddr *)&sb, sizeof(sb)), 0);
 	v = 1;
@@ -120,7 +90,7 @@ static void test_busy_poll_options(void **state)
 	v = 20;
 	assert_int_equal(np_setsockopt(l, SOL_SOCKET, SO_BUSY_POLL, &v, sizeof(v)), 0);
 	assert_int_equal(np_listen(l, 4), 0);
-	int c = np_socket(w->a, AF_INET, SOCK_STREAM, 0);
+	int c = np_socket(w->s[0], AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(np_connect(c, (struct sockaddr *)&sb, sizeof(sb)), 0);
 	int a = np_accept(l, NULL, NULL);
 	assert_true(a >= 0);
@@ -215,31 +185,31 @@ static int exchange(int cfd, uint16_t port, int rounds)
  */
 static void test_prefer_busy_poll_echo_and_handback(void **state)
 {
-	struct world *w = *state;
-	uint64_t takes0 = atomic_load(&w->b->busy_takes), rounds0 = atomic_load(&w->b->busy_rounds);
-	uint64_t back0 = atomic_load(&w->b->busy_handbacks);
-	struct echo e = { .s = w->b, .fd = udp_on(w->b, "10.9.0.2", 7200, 5000), .rounds = ROUNDS };
+	struct tnet *w = *state;
+	uint64_t takes0 = atomic_load(&w->s[1]->busy_takes), rounds0 = atomic_load(&w->s[1]->busy_rounds);
+	uint64_t back0 = atomic_load(&w->s[1]->busy_handbacks);
+	struct echo e = { .s = w->s[1], .fd = udp_on(w->s[1], "10.9.0.2", 7200, 5000), .rounds = ROUNDS };
 	int one = 1;
 	assert_int_equal(np_setsockopt(e.fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)), 0);
 	pthread_t t;
 	echo_start(&e, &t);
-	int cfd = udp_on(w->a, "10.9.0.1", 7201, 5000);
+	int cfd = udp_on(w->s[0], "10.9.0.1", 7201, 5000);
 	assert_int_equal(exchange(cfd, 7200, ROUNDS), ROUNDS);
 	echo_wait_parked(&e);
 	assert_int_equal(e.echoed, ROUNDS);
 	/* The echo thread had the devices and ran softirq rounds on them. */
-	assert_true(atomic_load(&w->b->busy_takes) > takes0);
-	assert_true(atomic_load(&w->b->busy_rounds) > rounds0);
+	assert_true(atomic_load(&w->s[1]->busy_takes) > takes0);
+	assert_true(atomic_load(&w->s[1]->busy_rounds) > rounds0);
 
 	/* The owner is parked away from the stack: a plain socket on b must still get its datagram. */
-	int other = udp_on(w->b, "10.9.0.2", 7202, 5000);
+	int other = udp_on(w->s[1], "10.9.0.2", 7202, 5000);
 	struct sockaddr_in to = sin_of("10.9.0.2", 7202);
 	assert_int_equal(np_sendto(cfd, "late", 4, 0, (struct sockaddr *)&to, sizeof(to)), 4);
 	char buf[16];
 	assert_int_equal(np_recv(other, buf, sizeof(buf), 0), 4);
 	assert_memory_equal(buf, "late", 4);
-	assert_true(atomic_load(&w->b->busy_handbacks) > back0);
-	assert_int_equal(atomic_load(&w->b->busy_state), BUSY_NONE);
+	assert_true(atomic_load(&w->s[1]->busy_handbacks) > back0);
+	assert_int_equal(atomic_load(&w->s[1]->busy_state), BUSY_NONE);
 	echo_finish(&e, t);
 	np_close(other);
 	np_close(cfd);
@@ -249,17 +219,17 @@ static void test_prefer_busy_poll_echo_and_handback(void **state)
 /* Without the options nothing busy-polls: the counters stay where they were. */
 static void test_no_busy_poll_without_options(void **state)
 {
-	struct world *w = *state;
-	uint64_t takes0 = atomic_load(&w->b->busy_takes), rounds0 = atomic_load(&w->b->busy_rounds);
-	struct echo e = { .s = w->b, .fd = udp_on(w->b, "10.9.0.2", 7300, 5000), .rounds = 50 };
+	struct tnet *w = *state;
+	uint64_t takes0 = atomic_load(&w->s[1]->busy_takes), rounds0 = atomic_load(&w->s[1]->busy_rounds);
+	struct echo e = { .s = w->s[1], .fd = udp_on(w->s[1], "10.9.0.2", 7300, 5000), .rounds = 50 };
 	pthread_t t;
 	echo_start(&e, &t);
-	int cfd = udp_on(w->a, "10.9.0.1", 7301, 5000);
+	int cfd = udp_on(w->s[0], "10.9.0.1", 7301, 5000);
 	assert_int_equal(exchange(cfd, 7300, 50), 50);
 	echo_wait_parked(&e);
 	echo_finish(&e, t);
-	assert_int_equal(atomic_load(&w->b->busy_takes), takes0);
-	assert_int_equal(atomic_load(&w->b->busy_rounds), rounds0);
+	assert_int_equal(atomic_load(&w->s[1]->busy_takes), takes0);
+	assert_int_equal(atomic_load(&w->s[1]->busy_rounds), rounds0);
 	np_close(cfd);
 	np_close(e.fd);
 }
@@ -267,18 +237,18 @@ static void test_no_busy_poll_without_options(void **state)
 /* SO_BUSY_POLL alone: the reader spins on the devices, then sleeps on its queue as usual. */
 static void test_busy_poll_spin_only(void **state)
 {
-	struct world *w = *state;
-	struct echo e = { .s = w->b, .fd = udp_on(w->b, "10.9.0.2", 7400, 5000), .rounds = 100 };
+	struct tnet *w = *state;
+	struct echo e = { .s = w->s[1], .fd = udp_on(w->s[1], "10.9.0.2", 7400, 5000), .rounds = 100 };
 	int us = 50;
 	assert_int_equal(np_setsockopt(e.fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us)), 0);
-	uint64_t takes0 = atomic_load(&w->b->busy_takes);
+	uint64_t takes0 = atomic_load(&w->s[1]->busy_takes);
 	pthread_t t;
 	echo_start(&e, &t);
-	int cfd = udp_on(w->a, "10.9.0.1", 7401, 5000);
+	int cfd = udp_on(w->s[0], "10.9.0.1", 7401, 5000);
 	assert_int_equal(exchange(cfd, 7400, 100), 100);
 	echo_wait_parked(&e);
 	echo_finish(&e, t);
-	assert_int_equal(atomic_load(&w->b->busy_takes), takes0);   /* spinning never takes the devices */
+	assert_int_equal(atomic_load(&w->s[1]->busy_takes), takes0);   /* spinning never takes the devices */
 	np_close(cfd);
 	np_close(e.fd);
 }
@@ -286,8 +256,8 @@ static void test_busy_poll_spin_only(void **state)
 /* SO_RCVTIMEO still ends a busy-polling wait, with EAGAIN. */
 static void test_prefer_busy_poll_timeout(void **state)
 {
-	struct world *w = *state;
-	int fd = udp_on(w->b, "10.9.0.2", 7500, 50);
+	struct tnet *w = *state;
+	int fd = udp_on(w->s[1], "10.9.0.2", 7500, 50);
 	int one = 1;
 	assert_int_equal(np_setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)), 0);
 	char buf[8];
@@ -314,9 +284,9 @@ static void *tcp_server(void *arg)
 
 static void test_prefer_busy_poll_tcp(void **state)
 {
-	struct world *w = *state;
-	uint64_t rounds0 = atomic_load(&w->b->busy_rounds);
-	int l = np_socket(w->b, AF_INET, SOCK_STREAM, 0);
+	struct tnet *w = *state;
+	uint64_t rounds0 = atomic_load(&w->s[1]->busy_rounds);
+	int l = np_socket(w->s[1], AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sb = sin_of("10.9.0.2", 7600);
 	assert_int_equal(np_bind(l, (struct sockaddr *)&sb, sizeof(sb)), 0);
 	int one = 1;
@@ -324,7 +294,7 @@ static void test_prefer_busy_poll_tcp(void **state)
 	assert_int_equal(np_listen(l, 4), 0);
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, tcp_server, &l), 0);
-	int c = np_socket(w->a, AF_INET, SOCK_STREAM, 0);
+	int c = np_socket(w->s[0], AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(np_setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
 	assert_int_equal(np_connect(c, (struct sockaddr *)&sb, sizeof(sb)), 0);
 	int ok = 0;
@@ -346,18 +316,18 @@ static void test_prefer_busy_poll_tcp(void **state)
 	np_close(c);
 	pthread_join(t, NULL);
 	np_close(l);
-	assert_true(atomic_load(&w->b->busy_rounds) > rounds0);
+	assert_true(atomic_load(&w->s[1]->busy_rounds) > rounds0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_busy_poll_options, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prefer_busy_poll_echo_and_handback, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_busy_poll_without_options, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_busy_poll_spin_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prefer_busy_poll_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prefer_busy_poll_tcp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_poll_options, tnet_threads_setup, tnet_threads_teardown),
+		cmocka_unit_test_setup_teardown(test_prefer_busy_poll_echo_and_handback, tnet_threads_setup, tnet_threads_teardown),
+		cmocka_unit_test_setup_teardown(test_no_busy_poll_without_options, tnet_threads_setup, tnet_threads_teardown),
+		cmocka_unit_test_setup_teardown(test_busy_poll_spin_only, tnet_threads_setup, tnet_threads_teardown),
+		cmocka_unit_test_setup_teardown(test_prefer_busy_poll_timeout, tnet_threads_setup, tnet_threads_teardown),
+		cmocka_unit_test_setup_teardown(test_prefer_busy_poll_tcp, tnet_threads_setup, tnet_threads_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
