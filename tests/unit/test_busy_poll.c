@@ -216,22 +216,28 @@ static void test_prefer_busy_poll_echo_and_handback(void **state)
 	np_close(e.fd);
 }
 
+/* The whole echo run on b's port (e's socket, bound there): every round answered, then both sockets closed. */
+static void echo_all(struct tnet *w, struct echo *e, uint16_t port)
+{
+	pthread_t t;
+	echo_start(e, &t);
+	int cfd = udp_on(w->s[0], "10.9.0.1", (uint16_t)(port + 1), 5000);
+	assert_int_equal(exchange(cfd, port, e->rounds), e->rounds);
+	echo_wait_parked(e);
+	echo_finish(e, t);
+	np_close(cfd);
+	np_close(e->fd);
+}
+
 /* Without the options nothing busy-polls: the counters stay where they were. */
 static void test_no_busy_poll_without_options(void **state)
 {
 	struct tnet *w = *state;
 	uint64_t takes0 = atomic_load(&w->s[1]->busy_takes), rounds0 = atomic_load(&w->s[1]->busy_rounds);
 	struct echo e = { .s = w->s[1], .fd = udp_on(w->s[1], "10.9.0.2", 7300, 5000), .rounds = 50 };
-	pthread_t t;
-	echo_start(&e, &t);
-	int cfd = udp_on(w->s[0], "10.9.0.1", 7301, 5000);
-	assert_int_equal(exchange(cfd, 7300, 50), 50);
-	echo_wait_parked(&e);
-	echo_finish(&e, t);
+	echo_all(w, &e, 7300);
 	assert_int_equal(atomic_load(&w->s[1]->busy_takes), takes0);
 	assert_int_equal(atomic_load(&w->s[1]->busy_rounds), rounds0);
-	np_close(cfd);
-	np_close(e.fd);
 }
 
 /* SO_BUSY_POLL alone: the reader spins on the devices, then sleeps on its queue as usual. */
@@ -242,15 +248,8 @@ static void test_busy_poll_spin_only(void **state)
 	int us = 50;
 	assert_int_equal(np_setsockopt(e.fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us)), 0);
 	uint64_t takes0 = atomic_load(&w->s[1]->busy_takes);
-	pthread_t t;
-	echo_start(&e, &t);
-	int cfd = udp_on(w->s[0], "10.9.0.1", 7401, 5000);
-	assert_int_equal(exchange(cfd, 7400, 100), 100);
-	echo_wait_parked(&e);
-	echo_finish(&e, t);
+	echo_all(w, &e, 7400);
 	assert_int_equal(atomic_load(&w->s[1]->busy_takes), takes0);   /* spinning never takes the devices */
-	np_close(cfd);
-	np_close(e.fd);
 }
 
 /* SO_RCVTIMEO still ends a busy-polling wait, with EAGAIN. */
