@@ -16,9 +16,11 @@
 #include <netinet/tcp.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/stack.h"
 #include "netpath/netpath.h"
@@ -265,6 +267,42 @@ static void test_prefer_busy_poll_timeout(void **state)
 	np_close(fd);
 }
 
+/* A reader waiting on the devices is woken by a close from another thread, and the devices go back. */
+static void *closer(void *arg)
+{
+	struct timespec d = { .tv_nsec = 30 * 1000 * 1000 };
+	nanosleep(&d, NULL);
+	np_close(*(int *)arg);
+	return NULL;
+}
+
+static void test_prefer_busy_poll_close_wakes(void **state)
+{
+	struct tnet *w = *state;
+	int fd = udp_on(w->s[1], "10.9.0.2", 7700, 0);
+	int one = 1;
+	assert_int_equal(np_setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)), 0);
+	uint64_t takes0 = atomic_load(&w->s[1]->busy_takes);
+	/* Busy polling needs b's loop thread running (before it runs, a reader sleeps on its queue). */
+	while (!atomic_load(&w->s[1]->in_run))
+		sched_yield();
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, closer, &fd), 0);
+	char c;
+	ssize_t n = np_recv(fd, &c, 1, 0);   /* no timeout: only the close can end it */
+	pthread_join(t, NULL);
+	assert_true(n == 0 || (n == -1 && errno == EBADF));
+	assert_true(atomic_load(&w->s[1]->busy_takes) > takes0);   /* it did wait on the devices */
+	/* The stack still serves a plain socket afterwards (the loop takes the devices back). */
+	int other = udp_on(w->s[1], "10.9.0.2", 7701, 5000);
+	int cfd = udp_on(w->s[0], "10.9.0.1", 7702, 5000);
+	struct sockaddr_in to = sin_of("10.9.0.2", 7701);
+	assert_int_equal(np_sendto(cfd, "x", 1, 0, (struct sockaddr *)&to, sizeof(to)), 1);
+	assert_int_equal(np_recv(other, &c, 1, 0), 1);
+	np_close(other);
+	np_close(cfd);
+}
+
 /* TCP: a server thread with SO_PREFER_BUSY_POLL on its listener accepts and echoes through its own rounds. */
 static void *tcp_server(void *arg)
 {
@@ -326,6 +364,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_busy_poll_without_options, tnet_threads_setup, tnet_threads_teardown),
 		cmocka_unit_test_setup_teardown(test_busy_poll_spin_only, tnet_threads_setup, tnet_threads_teardown),
 		cmocka_unit_test_setup_teardown(test_prefer_busy_poll_timeout, tnet_threads_setup, tnet_threads_teardown),
+		cmocka_unit_test_setup_teardown(test_prefer_busy_poll_close_wakes, tnet_threads_setup, tnet_threads_teardown),
 		cmocka_unit_test_setup_teardown(test_prefer_busy_poll_tcp, tnet_threads_setup, tnet_threads_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
