@@ -13,9 +13,11 @@
 #ifndef NP_TESTS_CABLE_PAIR_H
 #define NP_TESTS_CABLE_PAIR_H
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "netpath/netpath.h"
 #include "netpath/socket.h"
@@ -139,6 +141,23 @@ static inline void tnet_sim_next(struct tnet *n, uint64_t max_ms)
 		t = n->now + 1000;
 	n->now = t;
 	np_sim_run(n->s, 2, n->clk, n->now);
+}
+
+/* ip:port as a sockaddr_in. */
+static inline struct sockaddr_in tn_addr(const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+/* A thread body for the threaded pair: closes the socket *(int *)arg 30 ms from now, under a blocked caller. */
+static inline void *tnet_close_later(void *arg)
+{
+	struct timespec d = { .tv_nsec = 30 * 1000 * 1000 };
+	nanosleep(&d, NULL);
+	np_close(*(int *)arg);
+	return NULL;
 }
 
 /* The local port (host order) of socket fd; aborts if it cannot be read (a broken bench). */

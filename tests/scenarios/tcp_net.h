@@ -27,16 +27,6 @@
 
 #include "cable_pair.h"   /* struct tnet, tnet_new, tnet_sim: the two stacks on a cable */
 
-static inline struct sockaddr_in tn_addr(const char *ip, uint16_t port)
-{
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons(port);
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	return a;
-}
-
 static inline void tn_nonblock(int fd) { np_fcntl(fd, F_SETFL, O_NONBLOCK); }
 
 /* A non-blocking listener on ip:port of stack i. */

@@ -26,13 +26,6 @@
 #define NSOCKS 8          /* per thread */
 #define ROUNDS 50         /* datagrams per socket */
 
-static struct sockaddr_in sin_of(const char *ip, uint16_t port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	inet_pton(AF_INET, ip, &sin.sin_addr);
-	return sin;
-}
-
 /* Echo server on b: one thread, np_poll over its sockets, answers every datagram. */
 struct echo_server {
 	struct np_stack *s;
@@ -83,7 +76,7 @@ static void *client_main(void *arg)
 		fds[i] = np_socket(c->s, AF_INET, SOCK_DGRAM, 0);
 		np_setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
-	struct sockaddr_in dst = sin_of("10.9.0.2", (uint16_t)(7000 + c->id));
+	struct sockaddr_in dst = tn_addr("10.9.0.2", (uint16_t)(7000 + c->id));
 	for (int r = 0; r < ROUNDS; r++) {
 		for (int i = 0; i < NSOCKS; i++) {
 			char msg[64], back[64];
@@ -109,7 +102,7 @@ static void test_many_threads_echo(void **state)
 	for (int i = 0; i < NTHREADS; i++) {
 		e.fds[i] = np_socket(w->s[1], AF_INET, SOCK_DGRAM, 0);
 		assert_true(e.fds[i] >= 0);
-		struct sockaddr_in sin = sin_of("0.0.0.0", (uint16_t)(7000 + i));
+		struct sockaddr_in sin = tn_addr("0.0.0.0", (uint16_t)(7000 + i));
 		assert_int_equal(np_bind(e.fds[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
 	}
 	pthread_t et, ct[NTHREADS];
@@ -153,7 +146,7 @@ static void test_blocked_reader_wakes(void **state)
 {
 	struct tnet *w = *state;
 	int rfd = np_socket(w->s[1], AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in sin = sin_of("10.9.0.2", 9100);
+	struct sockaddr_in sin = tn_addr("10.9.0.2", 9100);
 	assert_int_equal(np_bind(rfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	struct blocked b = { .fd = rfd };
 	pthread_t t;
@@ -193,22 +186,14 @@ static void test_rcvtimeo_and_nonblock(void **state)
 	np_close(fd);
 }
 
-static void *closer(void *arg)
-{
-	struct timespec d = { .tv_nsec = 30 * 1000 * 1000 };
-	nanosleep(&d, NULL);
-	np_close(*(int *)arg);
-	return NULL;
-}
-
 static void test_close_wakes_blocked_reader(void **state)
 {
 	struct tnet *w = *state;
 	int fd = np_socket(w->s[0], AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in sin = sin_of("10.9.0.1", 9200);
+	struct sockaddr_in sin = tn_addr("10.9.0.1", 9200);
 	assert_int_equal(np_bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	pthread_t t;
-	pthread_create(&t, NULL, closer, &fd);
+	pthread_create(&t, NULL, tnet_close_later, &fd);
 	char c;
 	/* Closed under us: the call returns (0, as a shut-down socket), never hangs or crashes. */
 	ssize_t n = np_recv(fd, &c, 1, 0);

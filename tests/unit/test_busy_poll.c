@@ -29,18 +29,11 @@
 
 #define ROUNDS 300
 
-static struct sockaddr_in sin_of(const char *ip, uint16_t port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	inet_pton(AF_INET, ip, &sin.sin_addr);
-	return sin;
-}
-
 static int udp_on(struct np_stack *s, const char *ip, uint16_t port, int timeout_ms)
 {
 	int fd = np_socket(s, AF_INET, SOCK_DGRAM, 0);
 	assert_true(fd >= 0);
-	struct sockaddr_in sin = sin_of(ip, port);
+	struct sockaddr_in sin = tn_addr(ip, port);
 	assert_int_equal(np_bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
 	assert_int_equal(np_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
@@ -85,7 +78,7 @@ static void test_busy_poll_options(void **state)
 
 	/* A listener's busy-poll settings go to its connections (Linux's sk_clone_lock copies them). */
 	int l = np_socket(w->s[1], AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sb = sin_of("10.9.0.2", 7100);
+	struct sockaddr_in sb = tn_addr("10.9.0.2", 7100);
 	assert_int_equal(np_bind(l, (struct sockaddr *)&sb, sizeof(sb)), 0);
 	v = 1;
 	assert_int_equal(np_setsockopt(l, SOL_SOCKET, SO_PREFER_BUSY_POLL, &v, sizeof(v)), 0);
@@ -166,7 +159,7 @@ static void echo_finish(struct echo *e, pthread_t t)
 /* Request/response from a to b, one at a time, each reply checked. */
 static int exchange(int cfd, uint16_t port, int rounds)
 {
-	struct sockaddr_in dst = sin_of("10.9.0.2", port);
+	struct sockaddr_in dst = tn_addr("10.9.0.2", port);
 	int ok = 0;
 	for (int r = 0; r < rounds; r++) {
 		char msg[64], back[64];
@@ -205,7 +198,7 @@ static void test_prefer_busy_poll_echo_and_handback(void **state)
 
 	/* The owner is parked away from the stack: a plain socket on b must still get its datagram. */
 	int other = udp_on(w->s[1], "10.9.0.2", 7202, 5000);
-	struct sockaddr_in to = sin_of("10.9.0.2", 7202);
+	struct sockaddr_in to = tn_addr("10.9.0.2", 7202);
 	assert_int_equal(np_sendto(cfd, "late", 4, 0, (struct sockaddr *)&to, sizeof(to)), 4);
 	char buf[16];
 	assert_int_equal(np_recv(other, buf, sizeof(buf), 0), 4);
@@ -268,14 +261,6 @@ static void test_prefer_busy_poll_timeout(void **state)
 }
 
 /* A reader waiting on the devices is woken by a close from another thread, and the devices go back. */
-static void *closer(void *arg)
-{
-	struct timespec d = { .tv_nsec = 30 * 1000 * 1000 };
-	nanosleep(&d, NULL);
-	np_close(*(int *)arg);
-	return NULL;
-}
-
 static void test_prefer_busy_poll_close_wakes(void **state)
 {
 	struct tnet *w = *state;
@@ -287,7 +272,7 @@ static void test_prefer_busy_poll_close_wakes(void **state)
 	while (!atomic_load(&w->s[1]->in_run))
 		sched_yield();
 	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, closer, &fd), 0);
+	assert_int_equal(pthread_create(&t, NULL, tnet_close_later, &fd), 0);
 	char c;
 	ssize_t n = np_recv(fd, &c, 1, 0);   /* no timeout: only the close can end it */
 	pthread_join(t, NULL);
@@ -296,7 +281,7 @@ static void test_prefer_busy_poll_close_wakes(void **state)
 	/* The stack still serves a plain socket afterwards (the loop takes the devices back). */
 	int other = udp_on(w->s[1], "10.9.0.2", 7701, 5000);
 	int cfd = udp_on(w->s[0], "10.9.0.1", 7702, 5000);
-	struct sockaddr_in to = sin_of("10.9.0.2", 7701);
+	struct sockaddr_in to = tn_addr("10.9.0.2", 7701);
 	assert_int_equal(np_sendto(cfd, "x", 1, 0, (struct sockaddr *)&to, sizeof(to)), 1);
 	assert_int_equal(np_recv(other, &c, 1, 0), 1);
 	np_close(other);
@@ -324,7 +309,7 @@ static void test_prefer_busy_poll_tcp(void **state)
 	struct tnet *w = *state;
 	uint64_t rounds0 = atomic_load(&w->s[1]->busy_rounds);
 	int l = np_socket(w->s[1], AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sb = sin_of("10.9.0.2", 7600);
+	struct sockaddr_in sb = tn_addr("10.9.0.2", 7600);
 	assert_int_equal(np_bind(l, (struct sockaddr *)&sb, sizeof(sb)), 0);
 	int one = 1;
 	assert_int_equal(np_setsockopt(l, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)), 0);
