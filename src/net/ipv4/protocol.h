@@ -12,6 +12,7 @@
 #include "core/skbuff.h"
 #include "net/ipv4/route.h"
 #include "socket/sock.h"
+#include "trace/trace.h"
 
 struct np_stack;
 
@@ -98,5 +99,19 @@ static inline int inet_sk_rx_dst_valid(const struct sock *sk, const struct sk_bu
 }
 /* Forgets sk's cached input route: its 4-tuple is changing (hash, unhash). */
 void inet_sk_rx_dst_reset(struct sock *sk);
+/*
+ * The end of an early_demux hook (fn names it in the trace) that found sk:
+ * sk rides on skb; 1 when its cached input route holds, so routing is spared.
+ */
+static inline int inet_early_demux_found(struct sk_buff *skb, struct sock *sk, const char *fn)
+{
+	skb_set_edemux_sock(skb, sk);
+	if (!inet_sk_rx_dst_valid(sk, skb)) {
+		trace_stage_detail(skb, fn, "sk");
+		return 0;
+	}
+	trace_stage_detail(skb, fn, "sk, rx_dst");
+	return 1;
+}
 
 #endif

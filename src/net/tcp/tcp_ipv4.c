@@ -1138,13 +1138,7 @@ static int tcp_v4_early_demux(struct sk_buff *skb)
 	 * in tcp_clean_rtx_queue: start the load now, under IP's input work.
 	 */
 	__builtin_prefetch(en_sock(n)->write_queue);
-	skb_set_edemux_sock(skb, sk);
-	if (!inet_sk_rx_dst_valid(sk, skb)) {
-		trace_stage_detail(skb, "tcp_v4_early_demux", "sk");
-		return 0;
-	}
-	trace_stage_detail(skb, "tcp_v4_early_demux", "sk, rx_dst");
-	return 1;
+	return inet_early_demux_found(skb, sk, "tcp_v4_early_demux");
 }
 
 static const struct net_protocol tcp_protocol = {

@@ -837,13 +837,7 @@ static int udp_v4_early_demux(struct sk_buff *skb)
 	sk = udp4_lib_demux_lookup(s, t, cb->saddr, be16_get(uh), cb->daddr, be16_get(uh + 2), skb->dev->ifindex);
 	if (!sk)
 		return 0;
-	skb_set_edemux_sock(skb, sk);
-	if (!inet_sk_rx_dst_valid(sk, skb)) {
-		trace_stage_detail(skb, "udp_v4_early_demux", "sk");
-		return 0;
-	}
-	trace_stage_detail(skb, "udp_v4_early_demux", "sk, rx_dst");
-	return 1;
+	return inet_early_demux_found(skb, sk, "udp_v4_early_demux");
 }
 
 static const struct net_protocol udp_protocol = {
