@@ -357,6 +357,16 @@ static inline int tn_pair_ok(struct tnet *n, uint16_t port, int *c, int *s)
 	*s = tn_accept_ok(n, lfd);
 	return lfd;
 }
+
+/* Undoes tn_pair_ok: both ends closed, 100 ms for their FINs, the listener closed, the pair freed. */
+static inline void tn_pair_free(struct tnet *n, int lfd, int c, int s)
+{
+	np_close(c);
+	np_close(s);
+	tnet_sim(n, 100);
+	np_close(lfd);
+	tnet_free(n);
+}
 #endif
 
 #endif

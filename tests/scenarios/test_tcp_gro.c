@@ -31,11 +31,7 @@ static void run(uint64_t seed, uint64_t bytes, const char *faults, struct np_dev
 		      (unsigned long long)seed, faults ? faults : "none", (unsigned long long)stb->rx_packets,
 		      (unsigned long long)*insegs, (unsigned long long)np_stack_mib(n->s[0], NP_MIB_TcpInCsumErrors),
 		      (unsigned long long)np_stack_mib(n->s[1], NP_MIB_TcpInCsumErrors));
-	np_close(c);
-	np_close(s);
-	tnet_sim(n, 100);
-	np_close(lfd);
-	tnet_free(n);
+	tn_pair_free(n, lfd, c, s);
 }
 
 /* Clean cable: data intact, and TCP ran fewer times than frames arrived (segments were merged). */

@@ -38,11 +38,7 @@ static void run(uint64_t seed, uint64_t bytes, const int offload[2], const char 
 		      (unsigned long long)np_stack_mib(n->s[0], NP_MIB_TcpInCsumErrors),
 		      (unsigned long long)np_stack_mib(n->s[1], NP_MIB_TcpInCsumErrors),
 		      (unsigned long long)np_stack_drops(n->s[0], NP_DROP_SKB_GSO_SEG));
-	np_close(c);
-	np_close(s);
-	tnet_sim(n, 100);
-	np_close(lfd);
-	tnet_free(n);
+	tn_pair_free(n, lfd, c, s);
 }
 
 /* Both ends on: frames average far above the MTU (super-packets crossed whole). */

@@ -121,11 +121,7 @@ static void run_bulk(uint64_t seed, uint64_t bytes, const char *faults)
 		      (unsigned long long)np_stack_mib(n->s[1], NP_MIB_TcpExtTCPFastRetrans),
 		      (unsigned long long)np_stack_mib(n->s[0], NP_MIB_TcpInCsumErrors),
 		      (unsigned long long)np_stack_mib(n->s[1], NP_MIB_TcpInCsumErrors));
-	np_close(c);
-	np_close(s);
-	tnet_sim(n, 100);
-	np_close(lfd);
-	tnet_free(n);
+	tn_pair_free(n, lfd, c, s);
 }
 
 static void test_bulk_clean(void **state)
