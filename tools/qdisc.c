@@ -24,12 +24,8 @@ int tool_netdev_opt(const char *cmd, struct tool_dev *cur, int argc, char **argv
 	struct tool_vlan *vl = cur && cur->nvlans ? &cur->vlans[cur->nvlans - 1] : NULL;
 
 	if ((r = tool_opt(cmd, argc, argv, i, "--qdisc", &v)) != 0) {
-		if (r < 0)
+		if (tool_dev_opt_ok(cmd, r, cur, "--qdisc") < 0)
 			return -1;
-		if (cur == NULL) {
-			tool_usage_error(cmd, "--qdisc applies to a device: give --tap IFNAME before it");
-			return -1;
-		}
 		if (vl)
 			vl->qdisc = v;
 		else
@@ -41,12 +37,8 @@ int tool_netdev_opt(const char *cmd, struct tool_dev *cur, int argc, char **argv
 		char num[8];
 		const char *colon;
 		size_t nlen;
-		if (r < 0)
+		if (tool_dev_opt_ok(cmd, r, cur, "--vlan") < 0)
 			return -1;
-		if (cur == NULL) {
-			tool_usage_error(cmd, "--vlan applies to a device: give --tap IFNAME before it");
-			return -1;
-		}
 		colon = strchr(v, ':');
 		nlen = colon ? (size_t)(colon - v) : strlen(v);
 		if (nlen == 0 || nlen >= sizeof(num)) {

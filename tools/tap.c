@@ -136,6 +136,34 @@ void tool_dev_ready(const struct tool_dev *d)
 	tool_netdev_ready(d);
 }
 
+int tool_dev_opt_ok(const char *cmd, int r, const struct tool_dev *cur, const char *opt)
+{
+	if (r < 0)
+		return -1;
+	if (cur == NULL) {
+		tool_usage_error(cmd, "%s applies to a device: give --tap IFNAME before it", opt);
+		return -1;
+	}
+	return 0;
+}
+
+/* The next device (--tap or --af-packet) named name; NULL after a usage error (too_many when full). */
+static struct tool_dev *tap_opt_new_dev(const char *cmd, struct tap_opts *o, const char *name, const char *too_many)
+{
+	if (o->ndevs == (int)(sizeof(o->devs) / sizeof(o->devs[0]))) {
+		tool_usage_error(cmd, "%s", too_many);
+		return NULL;
+	}
+	if (*name == '\0' || strlen(name) >= 16) {
+		tool_usage_error(cmd, "bad interface name '%s' (1 to 15 characters)", name);
+		return NULL;
+	}
+	struct tool_dev *d = &o->devs[o->ndevs++];
+	memset(d, 0, sizeof(*d));
+	d->tap = name;
+	return d;
+}
+
 /*
  * The one parser of the device and global options, for run, ping and get
  * (struct tap_opts in tool.h). A new per-device option goes here beside
@@ -155,44 +183,18 @@ int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, int *i)
 	/* --qdisc, --vlan and the --addr after a --vlan (qdisc.c). */
 	if ((r = tool_netdev_opt(cmd, cur, argc, argv, i)) != 0)
 		return r;
-	if (OPT("--tap")) {
-		if (r < 0)
-			return -1;
-		if (o->ndevs == (int)(sizeof(o->devs) / sizeof(o->devs[0]))) {
-			tool_usage_error(cmd, "too many --tap devices");
-			return -1;
-		}
-		if (*v == '\0' || strlen(v) >= 16) {
-			tool_usage_error(cmd, "bad interface name '%s' (1 to 15 characters)", v);
-			return -1;
-		}
-		memset(&o->devs[o->ndevs], 0, sizeof(o->devs[0]));
-		o->devs[o->ndevs++].tap = v;
-		return 1;
-	}
+	if (OPT("--tap"))
+		return r < 0 || !tap_opt_new_dev(cmd, o, v, "too many --tap devices") ? -1 : 1;
 	if (OPT("--af-packet")) {
-		if (r < 0)
+		struct tool_dev *d = r < 0 ? NULL : tap_opt_new_dev(cmd, o, v, "too many devices");
+		if (d == NULL)
 			return -1;
-		if (o->ndevs == (int)(sizeof(o->devs) / sizeof(o->devs[0]))) {
-			tool_usage_error(cmd, "too many devices");
-			return -1;
-		}
-		if (*v == '\0' || strlen(v) >= 16) {
-			tool_usage_error(cmd, "bad interface name '%s' (1 to 15 characters)", v);
-			return -1;
-		}
-		memset(&o->devs[o->ndevs], 0, sizeof(o->devs[0]));
-		o->devs[o->ndevs].af_packet = 1;   /* an existing interface, not a TAP (afpacket.c) */
-		o->devs[o->ndevs++].tap = v;
+		d->af_packet = 1;   /* an existing interface, not a TAP (afpacket.c) */
 		return 1;
 	}
 	if (OPT("--addr")) {
-		if (r < 0)
+		if (tool_dev_opt_ok(cmd, r, cur, "--addr") < 0)
 			return -1;
-		if (cur == NULL) {
-			tool_usage_error(cmd, "--addr applies to a device: give --tap IFNAME before it");
-			return -1;
-		}
 		if (tool_parse_prefix(v, &a, &plen) < 0) {
 			tool_usage_error(cmd, "bad address '%s' (expected A.B.C.D/N, e.g. 10.0.0.2/24)", v);
 			return -1;
@@ -205,12 +207,8 @@ int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, int *i)
 		return 1;
 	}
 	if (OPT("--host-addr")) {
-		if (r < 0)
+		if (tool_dev_opt_ok(cmd, r, cur, "--host-addr") < 0)
 			return -1;
-		if (cur == NULL) {
-			tool_usage_error(cmd, "--host-addr applies to a device: give --tap IFNAME before it");
-			return -1;
-		}
 		if (cur->af_packet) {
 			tool_usage_error(cmd, "--host-addr is for --tap; configure %s with `ip addr` instead", cur->tap);
 			return -1;
@@ -223,12 +221,8 @@ int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, int *i)
 		return 1;
 	}
 	if (OPT("--offload")) {
-		if (r < 0)
+		if (tool_dev_opt_ok(cmd, r, cur, "--offload") < 0)
 			return -1;
-		if (cur == NULL) {
-			tool_usage_error(cmd, "--offload applies to a device: give --tap IFNAME before it");
-			return -1;
-		}
 		int on = tool_parse_onoff(cmd, "--offload", v);
 		if (on < 0)
 			return -1;
@@ -240,12 +234,8 @@ int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, int *i)
 		return 1;
 	}
 	if (OPT("--gro")) {
-		if (r < 0)
+		if (tool_dev_opt_ok(cmd, r, cur, "--gro") < 0)
 			return -1;
-		if (cur == NULL) {
-			tool_usage_error(cmd, "--gro applies to a device: give --tap IFNAME before it");
-			return -1;
-		}
 		int on = tool_parse_onoff(cmd, "--gro", v);
 		if (on < 0)
 			return -1;
@@ -253,12 +243,8 @@ int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, int *i)
 		return 1;
 	}
 	if (OPT("--mtu")) {
-		if (r < 0)
+		if (tool_dev_opt_ok(cmd, r, cur, "--mtu") < 0)
 			return -1;
-		if (cur == NULL) {
-			tool_usage_error(cmd, "--mtu applies to a device: give --tap IFNAME before it");
-			return -1;
-		}
 		if (tool_parse_long(v, 68, 65535, &n) < 0) {
 			tool_usage_error(cmd, "bad MTU '%s' (68 to 65535)", v);
 			return -1;
@@ -273,13 +259,8 @@ int tap_opt(const char *cmd, struct tap_opts *o, int argc, char **argv, int *i)
 		} fo[] = { { "--faults-rx", NP_RX }, { "--faults-tx", NP_TX }, { "--faults", NP_RXTX } };
 		for (size_t k = 0; k < sizeof(fo) / sizeof(fo[0]); k++) {
 			if (OPT(fo[k].name)) {
-				if (r < 0)
+				if (tool_dev_opt_ok(cmd, r, cur, fo[k].name) < 0)
 					return -1;
-				if (cur == NULL) {
-					tool_usage_error(cmd, "%s applies to a device: give --tap IFNAME before it",
-							 fo[k].name);
-					return -1;
-				}
 				cur->faults[fo[k].dir] = v;
 				return 1;
 			}

@@ -87,6 +87,12 @@ struct tool_dev {
 };
 
 /*
+ * A per-device option (tool_opt's result r) may be taken: its value was
+ * there and a device came before it. 0, or -1 after printing a usage error.
+ */
+int tool_dev_opt_ok(const char *cmd, int r, const struct tool_dev *cur, const char *opt);
+
+/*
  * qdisc.c: --qdisc SPEC and --vlan VID[:NAME] for the current device, and
  * --addr after a --vlan (for the VLAN device). 1 consumed, 0 not ours, -1 usage error (printed).
  */
