@@ -17,6 +17,7 @@
 
 #include "core/netdevice.h"
 #include "core/stack.h"
+#include "stack_fixture.h"
 #include "sched/sch_generic.h"
 
 struct tdev {
@@ -70,24 +71,9 @@ static int tdev_poll(struct napi_struct *napi, int budget)
 	return n;
 }
 
-struct fx {
-	struct np_clock *c;
-	struct np_stack *s;
-	struct net_device *dev;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	f->c = np_clock_virtual(0);
-	struct np_stack_config cfg = { .name = "t", .clock = f->c, .seed = 3 };
-	f->s = np_stack_create(&cfg);
-	f->dev = alloc_netdev(f->s, "t0", sizeof(struct tdev));
-	ether_setup(f->dev);
-	f->dev->netdev_ops = &tdev_ops;
-	netif_napi_add(f->dev, tdev_poll);
-	assert_int_equal(register_netdev(f->dev), 0);
-	assert_int_equal(dev_open(f->dev), 0);
+	struct fx *f = fx_open("t", 3, "t0", sizeof(struct tdev), &tdev_ops, tdev_poll);
 	dev_add_pack(f->s, &test_pt);
 	handled = 0;
 	*state = f;
@@ -98,9 +84,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	dev_remove_pack(f->s, &test_pt);
-	np_stack_destroy(f->s);
-	np_clock_destroy(f->c);
-	free(f);
+	fx_free(f);
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include "core/netdevice.h"
 #include "core/stack.h"
+#include "stack_fixture.h"
 #include "net/ipv4/route.h"
 #include "wire/checksum.h"
 #include "wire/ipv4.h"
@@ -86,26 +87,11 @@ static int ring_poll(struct napi_struct *napi, int budget)
 	return n;
 }
 
-struct fx {
-	struct np_clock *c;
-	struct np_stack *s;
-	struct net_device *dev;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	f->c = np_clock_virtual(0);
-	struct np_stack_config cfg = { .name = "g", .clock = f->c, .seed = 5 };
-	f->s = np_stack_create(&cfg);
-	f->dev = alloc_netdev(f->s, "g0", 0);
-	ether_setup(f->dev);
-	f->dev->netdev_ops = &sink_ops;
+	struct fx *f = fx_open("g", 5, "g0", 0, &sink_ops, ring_poll);
 	f->dev->hw_features = NETIF_F_GRO;
 	f->dev->features = NETIF_F_GRO;
-	netif_napi_add(f->dev, ring_poll);
-	assert_int_equal(register_netdev(f->dev), 0);
-	assert_int_equal(dev_open(f->dev), 0);
 	assert_int_equal(inet_addr_add(f->dev, DADDR, 24), 0);
 	dev_add_pack(f->s, &rec_pt);
 	nrecs = 0;
@@ -118,11 +104,9 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	dev_remove_pack(f->s, &rec_pt);
-	np_stack_destroy(f->s);
-	np_clock_destroy(f->c);
+	fx_free(f);
 	for (int i = 0; i < nrecs; i++)
 		free(recs[i].data);
-	free(f);
 	return 0;
 }
 

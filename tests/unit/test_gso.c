@@ -13,6 +13,7 @@
 #include "core/netdevice.h"
 #include "core/skbuff.h"
 #include "core/stack.h"
+#include "stack_fixture.h"
 #include "wire/checksum.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
@@ -20,22 +21,6 @@
 
 #define SADDR 0x0a000001u
 #define DADDR 0x0a000002u
-
-static int setup(void **state)
-{
-	struct np_stack_config cfg = { .name = "t", .clock = np_clock_virtual(0), .seed = 1 };
-	*state = np_stack_create(&cfg);
-	return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct np_stack *s = *state;
-	struct np_clock *c = s->clock;
-	np_stack_destroy(s);
-	np_clock_destroy(c);
-	return 0;
-}
 
 /*
  * A frame at the Ethernet header: IPv4 (id 0x1234, DF) + TCP (seq, flags,
@@ -250,11 +235,11 @@ static void test_validate_by_features(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_segment_sw_csum, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_segment_hw_csum_exact_multiple, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checksum_help, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_super_packets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_validate_by_features, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_segment_sw_csum, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_segment_hw_csum_exact_multiple, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_checksum_help, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_super_packets, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_validate_by_features, one_stack_setup, one_stack_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

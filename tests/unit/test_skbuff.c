@@ -7,22 +7,7 @@
 
 #include "core/skbuff.h"
 #include "core/stack.h"
-
-static int setup(void **state)
-{
-	struct np_stack_config cfg = { .name = "t", .clock = np_clock_virtual(0), .seed = 1 };
-	*state = np_stack_create(&cfg);
-	return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct np_stack *s = *state;
-	struct np_clock *c = s->clock;
-	np_stack_destroy(s);
-	np_clock_destroy(c);
-	return 0;
-}
+#include "stack_fixture.h"
 
 static void test_put_push_pull_trim(void **state)
 {
@@ -214,14 +199,14 @@ static void test_queue(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_put_push_pull_trim, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_headers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_clone_shares_data, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_get_and_drop_reason, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cache_reuse_and_large, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_big_buffer_cache, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_push_pull_trim, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_headers, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_clone_shares_data, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_get_and_drop_reason, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_copy, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_reuse_and_large, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_big_buffer_cache, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_queue, one_stack_setup, one_stack_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

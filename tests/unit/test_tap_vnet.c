@@ -15,23 +15,8 @@
 #include "core/netdevice.h"
 #include "core/skbuff.h"
 #include "core/stack.h"
+#include "stack_fixture.h"
 #include "drivers/tap.h"
-
-static int setup(void **state)
-{
-	struct np_stack_config cfg = { .name = "t", .clock = np_clock_virtual(0), .seed = 1 };
-	*state = np_stack_create(&cfg);
-	return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct np_stack *s = *state;
-	struct np_clock *c = s->clock;
-	np_stack_destroy(s);
-	np_clock_destroy(c);
-	return 0;
-}
 
 /* A 14 + 20 + 32 + payload byte frame (its bytes do not matter to the header checks). */
 static struct sk_buff *frame(struct np_stack *s, uint32_t payload)
@@ -148,10 +133,10 @@ static void test_from_skb_refuses_what_it_cannot_say(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_plain_and_data_valid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_needs_csum_and_gso, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_headers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_from_skb_refuses_what_it_cannot_say, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_and_data_valid, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_needs_csum_and_gso, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_headers, one_stack_setup, one_stack_teardown),
+		cmocka_unit_test_setup_teardown(test_from_skb_refuses_what_it_cannot_say, one_stack_setup, one_stack_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
