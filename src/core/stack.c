@@ -387,12 +387,8 @@ void np_stack_stop(struct np_stack *s)
 
 /* ---- busy polling (Linux's net/core/dev.c napi_busy_loop, SO_PREFER_BUSY_POLL) ---- */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
+/* Hand-back times are wall time (CLOCK_MONOTONIC, the real clock), whatever clock the stack runs on. */
+static uint64_t mono_ns(void) { return np_clock_now(np_clock_real()); }
 
 /* While the owner sleeps on the devices untouched, the loop looks at most this seldom. */
 #define BUSY_CHECK_MAX_NS (50 * NSEC_PER_MSEC)
